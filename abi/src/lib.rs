@@ -1,0 +1,11 @@
+//! The contract shared by the compiler and the runtime.
+//!
+//! Architecture invariant: this crate depends on nothing and holds no behaviour that
+//! differs between tiers. The VM, the JIT and native executables all render errors with
+//! [`report`], so the text is byte-for-byte the same everywhere.
+
+#![forbid(unsafe_code)]
+
+pub mod layout;
+pub mod report;
+pub mod lines;

@@ -1,0 +1,128 @@
+//! The builtin functions of spec 10 and the standard-library module members of
+//! spec 11, in one table.
+//!
+//! A builtin is an immediate value (tag `TAG_BUILTIN`) holding its index in
+//! [`table`]. Every tier reaches the same Rust function through that index, and the
+//! compiler refers to builtins by name only (indices are resolved when a program
+//! starts), so the table's order is free to change.
+
+use std::sync::OnceLock;
+
+use rustc_hash::FxHashMap;
+
+use crate::error::Result;
+use crate::host::Host;
+use crate::value::Value;
+
+mod core;
+
+/// The signature of every builtin: the host, then the arguments as written (missing
+/// arguments are simply absent; extra ones are ignored by the builtin).
+pub type BuiltinFn = fn(&mut dyn Host, &[Value]) -> Result<Value>;
+
+pub struct BuiltinDef {
+    /// The name as displayed (`<builtin NAME>`) and, for globals, as bound.
+    pub name: &'static str,
+    /// `None` for global builtins; the module (`math`, `fs`, …) otherwise.
+    pub module: Option<&'static str>,
+    pub func: BuiltinFn,
+}
+
+/// Adds builtins to the table being built; every builtin file has a `register`.
+pub struct Registry {
+    defs: Vec<BuiltinDef>,
+}
+
+impl Registry {
+    pub fn global(&mut self, name: &'static str, func: BuiltinFn) {
+        self.defs.push(BuiltinDef { name, module: None, func });
+    }
+    pub fn module(&mut self, module: &'static str, name: &'static str, func: BuiltinFn) {
+        self.defs.push(BuiltinDef { name, module: Some(module), func });
+    }
+}
+
+struct Table {
+    defs: Vec<BuiltinDef>,
+    globals: FxHashMap<&'static str, u32>,
+    modules: FxHashMap<&'static str, Vec<u32>>,
+}
+
+fn build() -> Table {
+    let mut reg = Registry { defs: Vec::new() };
+    core::register(&mut reg);
+    let mut globals = FxHashMap::default();
+    let mut modules: FxHashMap<&'static str, Vec<u32>> = FxHashMap::default();
+    for (i, d) in reg.defs.iter().enumerate() {
+        match d.module {
+            None => {
+                globals.insert(d.name, i as u32);
+            }
+            Some(m) => modules.entry(m).or_default().push(i as u32),
+        }
+    }
+    Table { defs: reg.defs, globals, modules }
+}
+
+fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(build)
+}
+
+/// The global builtin named `name`, if any.
+pub fn lookup(name: &str) -> Option<Value> {
+    table().globals.get(name).map(|&i| Value::builtin(i))
+}
+
+/// Whether `name` is a standard module (`math`, `fs`, …).
+pub fn is_module(name: &str) -> bool {
+    MODULES.contains(&name)
+}
+
+/// The module names predefined as globals (spec 11), in the reference's order.
+pub const MODULES: &[&str] = &[
+    "math", "fs", "io", "crypto", "db", "env", "json", "regex", "log", "pg", "term", "http", "csv",
+    "time", "npc", "url", "toml", "ws", "jwt", "mysql",
+];
+
+/// A fresh module object: an Object whose values are the module's builtins.
+pub fn module_object(name: &str) -> Value {
+    let t = table();
+    let mut m = crate::value::new_map();
+    if let Some(members) = t.modules.get(name) {
+        for &i in members {
+            m.insert(crate::value::Key::new(t.defs[i as usize].name), Value::builtin(i));
+        }
+    }
+    Value::object(m)
+}
+
+pub fn builtin_name(index: u32) -> &'static str {
+    table().defs.get(index as usize).map(|d| d.name).unwrap_or("?")
+}
+
+/// Calls builtin number `index`.
+pub fn call(index: u32, host: &mut dyn Host, args: &[Value]) -> Result<Value> {
+    match table().defs.get(index as usize) {
+        Some(d) => (d.func)(host, args),
+        None => crate::error::fail("unknown builtin"),
+    }
+}
+
+/// Names that `recv.m(…)` may route to the global builtin `m` (spec 10 §10.1.2).
+pub const METHOD_CAPABLE: &[&str] = &[
+    "map", "filter", "reduce", "sort", "reverse", "push", "pop", "len", "contains", "keys", "values",
+    "enumerate", "split", "join", "replace", "find", "flat_map", "has_key", "get", "pick", "omit",
+    "merge", "entries", "from_entries", "starts_with", "ends_with", "upper", "lower", "trim",
+    "substring", "index_of", "last_index_of", "pad_start", "pad_end", "capitalize", "title",
+    "repeat_str", "count", "sum", "min_of", "max_of", "any", "all", "unique", "zip", "flatten",
+    "group_by", "chunk", "slice", "slugify", "snake_case", "camel_case", "sample", "shuffle",
+    "partition", "diff", "trim_start", "trim_end", "is_empty", "is_numeric", "is_alpha",
+    "is_alphanumeric", "char_at", "encode_uri", "decode_uri", "words", "bytes", "sort_by", "first",
+    "last", "compact", "take_n", "skip", "frequencies", "for_each",
+];
+
+/// Argument `i`, or `null` when absent.
+pub fn arg(args: &[Value], i: usize) -> Value {
+    args.get(i).cloned().unwrap_or(Value::NULL)
+}
