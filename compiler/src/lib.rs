@@ -6,4 +6,5 @@
 //! `forgec` binary.
 
 pub mod diag;
+pub mod ir;
 pub mod syntax;

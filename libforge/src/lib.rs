@@ -8,6 +8,7 @@ pub mod builtins;
 pub mod display;
 pub mod error;
 pub mod host;
+pub mod isolate;
 pub mod ops;
 pub mod output;
 pub mod value;

@@ -741,13 +741,7 @@ impl Value {
                 };
                 Value::function(copy)
             }
-            _ => {
-                let n = self.as_native().expect("native");
-                match n.deep_copy(memo) {
-                    Some(v) => v,
-                    None => Value(self.0, PhantomData).clone_ref(),
-                }
-            }
+            _ => self.as_native().expect("native").deep_copy(memo),
         };
         if frozen != 0 {
             if let Some(nh) = v.header() {
@@ -755,13 +749,6 @@ impl Value {
             }
         }
         memo.insert(self.0, v.clone());
-        v
-    }
-
-    /// Clones without the `Drop` of `self` running twice (helper for `deep_copy`).
-    fn clone_ref(self) -> Value {
-        let v = self.clone();
-        std::mem::forget(self);
         v
     }
 }
@@ -814,6 +801,11 @@ pub struct Detached(Value);
 unsafe impl Send for Detached {}
 
 impl Detached {
+    /// Another independent deep copy (e.g. to hand a task's result to each awaiter).
+    pub fn duplicate(&self) -> Detached {
+        self.0.detach()
+    }
+
     /// Takes the value into the current isolate.
     pub fn attach(self) -> Value {
         self.0
@@ -891,6 +883,8 @@ pub struct TypeRegistry {
     pub methods: rustc_hash::FxHashMap<String, indexmap::IndexMap<String, Value>>,
     /// ADT variant names (declaration order) by type name.
     pub adts: rustc_hash::FxHashMap<String, Vec<String>>,
+    /// `Type.method` for methods whose first parameter is `it` (instance methods).
+    pub instance_methods: rustc_hash::FxHashSet<String>,
 }
 
 #[derive(Default, Clone)]
@@ -916,7 +910,7 @@ impl TypeRegistry {
             .iter()
             .map(|(t, ms)| (t.clone(), ms.iter().map(|(n, f)| (n.clone(), f.deep_copy(memo))).collect()))
             .collect();
-        TypeRegistry { structs, methods, adts: self.adts.clone() }
+        TypeRegistry { structs, methods, adts: self.adts.clone(), instance_methods: self.instance_methods.clone() }
     }
 }
 
@@ -930,11 +924,10 @@ pub trait NativeObject: Any {
     fn equals(&self, _other: &dyn NativeObject) -> bool {
         false
     }
-    /// A copy for another isolate; `None` shares the object (for objects that are
-    /// themselves thread-safe handles, e.g. a channel wrapping an `Arc`).
-    fn deep_copy(&self, _memo: &mut rustc_hash::FxHashMap<u64, Value>) -> Option<Value> {
-        None
-    }
+    /// A new object for another isolate that shares nothing non-atomic with this one
+    /// (a channel wraps a clone of its `Arc`; plain data is copied). `memo` maps
+    /// already-copied objects (by word) to their copies.
+    fn deep_copy(&self, memo: &mut rustc_hash::FxHashMap<u64, Value>) -> Value;
     fn as_any(&self) -> &dyn Any;
 }
 

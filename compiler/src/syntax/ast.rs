@@ -452,3 +452,12 @@ pub enum UnaryOp {
     /// `...e` (meaningful in array literals; elsewhere the operand itself).
     Spread,
 }
+
+/// A piece of an interpolated string.
+#[derive(Clone, Debug)]
+pub enum InterpPart {
+    /// Literal text (escapes decoded).
+    Lit(String),
+    /// An embedded `{expression}`.
+    Expr(Expr),
+}

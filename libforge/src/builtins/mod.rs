@@ -14,7 +14,16 @@ use crate::error::Result;
 use crate::host::Host;
 use crate::value::Value;
 
+pub mod arrays;
+pub mod assert;
+pub mod conc;
+pub mod convert;
 mod core;
+pub mod helpers;
+pub mod objects;
+pub mod results;
+pub mod shell;
+pub mod strings;
 
 /// The signature of every builtin: the host, then the arguments as written (missing
 /// arguments are simply absent; extra ones are ignored by the builtin).
@@ -51,6 +60,15 @@ struct Table {
 fn build() -> Table {
     let mut reg = Registry { defs: Vec::new() };
     core::register(&mut reg);
+    convert::register(&mut reg);
+    arrays::register(&mut reg);
+    objects::register(&mut reg);
+    strings::register(&mut reg);
+    results::register(&mut reg);
+    assert::register(&mut reg);
+    helpers::register(&mut reg);
+    shell::register(&mut reg);
+    conc::register(&mut reg);
     let mut globals = FxHashMap::default();
     let mut modules: FxHashMap<&'static str, Vec<u32>> = FxHashMap::default();
     for (i, d) in reg.defs.iter().enumerate() {
