@@ -177,6 +177,9 @@ struct FnState {
     captured: FxHashSet<String>,
     /// Inside a `timeout` body: emit cancellation points at statement starts.
     in_timeout: u32,
+    /// One past the highest register owned by a variable of an open scope: temporaries
+    /// are never released below it.
+    var_top: u16,
 }
 
 impl FnState {
@@ -190,6 +193,7 @@ impl FnState {
             blocks: Vec::new(),
             captured,
             in_timeout: 0,
+            var_top: 0,
         }
     }
 }
@@ -260,7 +264,14 @@ impl<'a> Lowerer<'a> {
     }
 
     fn release(&mut self, mark: u16) {
-        self.f().next_reg = mark;
+        let f = self.f();
+        f.next_reg = mark.max(f.var_top);
+    }
+
+    /// Marks register `r` as owned by a variable until its scope ends.
+    fn own(&mut self, r: Reg) {
+        let f = self.f();
+        f.var_top = f.var_top.max(r + 1);
     }
 
     fn konst(&mut self, c: Const) -> u32 {
@@ -293,6 +304,8 @@ impl<'a> Lowerer<'a> {
 
     fn pop_scope(&mut self) {
         let s = self.f().scopes.pop().expect("scope");
+        let f = self.f();
+        f.var_top = f.var_top.min(s.reg_mark);
         self.release(s.reg_mark);
     }
 
@@ -308,6 +321,7 @@ impl<'a> Lowerer<'a> {
         for (name, mutable) in block_decls(stmts) {
             if self.f().captured.contains(&name) && !self.f().scopes.last().expect("scope").vars.contains_key(&name) {
                 let r = self.temp();
+                self.own(r);
                 self.emit(Instr::LoadSpecial { dst: r, which: Special::Undef }, 0);
                 self.emit(Instr::NewCell { dst: r, src: r }, 0);
                 self.f().scopes.last_mut().expect("scope").vars.insert(name, Var { loc: Loc::Cell(r), mutable, active: false });
@@ -330,6 +344,7 @@ impl<'a> Lowerer<'a> {
             return v.loc;
         }
         let r = self.temp();
+        self.own(r);
         let loc = if captured {
             self.emit(Instr::LoadSpecial { dst: r, which: Special::Undef }, 0);
             self.emit(Instr::NewCell { dst: r, src: r }, 0);
@@ -391,7 +406,7 @@ impl<'a> Lowerer<'a> {
                 return Resolved::Global(slot, m);
             }
         }
-        if (self.is_builtin)(name) || BUILTIN_MODULES.contains(&name) {
+        if (self.is_builtin)(name) || BUILTIN_MODULES.contains(&name) || name == "None" {
             return Resolved::Builtin;
         }
         Resolved::Unbound(self.global_slot(name))
@@ -708,17 +723,18 @@ impl<'a> Lowerer<'a> {
         let src = self.expr_any(iterable);
         self.emit(Instr::ForPrep { state, src }, iterable.span.start);
         let mark = self.mark();
+        self.push_scope(false);
         let vars = self.temps(2);
         let top = self.here();
         let mode = if second.is_some() { ForMode::Two } else { ForMode::One };
         let next = self.emit(Instr::ForNext { state, var: vars, mode, exit: 0 }, at);
         let blocks = self.f().blocks.len();
         self.f().loops.push(LoopCtx { breaks: Vec::new(), continues: Vec::new(), blocks_at_start: blocks });
-        self.push_scope(false);
         let names: Vec<(&ast::Name, Reg)> = match second {
             Some(s) => vec![(first, vars), (s, vars + 1)],
             None => vec![(first, vars)],
         };
+        self.own(vars + 1);
         for (n, r) in names {
             if self.f().captured.contains(&n.text) {
                 let loc = self.declare(&n.text, true);
@@ -1120,6 +1136,9 @@ impl<'a> Lowerer<'a> {
         self.push_scope(false);
         let n = params.len() as u16;
         self.temps(n);
+        if n > 0 {
+            self.own(n - 1);
+        }
         {
             let f = self.f();
             f.proto.n_params = n;
@@ -1147,6 +1166,7 @@ impl<'a> Lowerer<'a> {
             let captured = self.f().captured.contains(&p.name.text);
             let loc = if captured {
                 let c = self.temp();
+                self.own(c);
                 self.emit(Instr::NewCell { dst: c, src: r }, p.name.span.start);
                 Loc::Cell(c)
             } else {
@@ -1403,6 +1423,10 @@ impl<'a> Lowerer<'a> {
                 self.emit(Instr::GetGlobal { dst, slot: g }, at);
             }
             Resolved::Builtin => {
+                if name == "None" {
+                    self.emit(Instr::LoadSpecial { dst, which: Special::None }, at);
+                    return;
+                }
                 let k = self.kstr(name);
                 self.emit(Instr::LoadBuiltin { dst, name: k }, at);
             }
