@@ -54,8 +54,11 @@ fn fn_code(f: &Function) -> Option<&FnCode> {
 struct Frame {
     /// The function value being run (upvalues and module environment).
     closure: Value,
-    proto: Arc<Proto>,
-    module: Arc<Module>,
+    /// The prototype; taken out (`None`) while the dispatch loop runs this frame, so
+    /// entering a frame costs no reference-count traffic.
+    proto: Option<Arc<Proto>>,
+    /// The prototype's register count (known even while `proto` is taken).
+    n_regs: usize,
     base: usize,
     pc: usize,
     /// Absolute register receiving the result in the caller, if any.
@@ -63,6 +66,12 @@ struct Frame {
     /// Called from Rust (`Host::call` or the program entry): returning ends the
     /// nested dispatch loop.
     boundary: bool,
+}
+
+impl Frame {
+    fn n_regs(&self) -> usize {
+        self.n_regs
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -195,10 +204,12 @@ impl Vm {
     pub fn call_value(&mut self, f: &Value, args: &[Value]) -> Result<Value> {
         if let Some(func) = f.as_function() {
             if let Some(code) = fn_code(func) {
-                let module = code.module.clone();
                 let proto = code.proto().clone();
-                let base = self.frames.last().map(|fr| fr.base + fr.proto.n_regs as usize).unwrap_or(0);
-                self.push_frame(f.clone(), module, proto, base, args.iter().cloned(), args.len(), None, true)?;
+                let base = self.frames.last().map(|fr| fr.base + fr.n_regs()).unwrap_or(0);
+                self.push_frame(f.clone(), proto, base, None, true)?;
+                for (i, a) in args.iter().enumerate().take(self.top_proto().n_params as usize) {
+                    self.regs[base + i] = a.clone();
+                }
                 return self.run();
             }
             return fail("cannot call native code from the VM");
@@ -243,18 +254,9 @@ impl Vm {
         self.frames.len().saturating_sub(1) + self.native_depth
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn push_frame(
-        &mut self,
-        closure: Value,
-        module: Arc<Module>,
-        proto: Arc<Proto>,
-        base: usize,
-        args: impl Iterator<Item = Value>,
-        nargs: usize,
-        ret: Option<usize>,
-        boundary: bool,
-    ) -> Result<()> {
+    /// Pushes a frame whose parameters are all missing (`null`, or `UNDEF` where a
+    /// default exists); callers then store the arguments they have.
+    fn push_frame(&mut self, closure: Value, proto: Arc<Proto>, base: usize, ret: Option<usize>, boundary: bool) -> Result<()> {
         if self.depth() >= MAX_DEPTH && !self.frames.is_empty() {
             return fail(DEPTH_MSG);
         }
@@ -262,25 +264,29 @@ impl Vm {
         if self.regs.len() < need {
             self.regs.resize(need, Value::NULL);
         }
-        let np = proto.n_params as usize;
-        let mut i = 0;
-        for a in args.take(np) {
-            self.regs[base + i] = a;
-            i += 1;
+        for (i, &d) in proto.param_defaults.iter().enumerate() {
+            if d {
+                self.regs[base + i] = Value::UNDEF;
+            }
         }
-        let _ = nargs;
-        while i < np {
-            self.regs[base + i] = if proto.param_defaults[i] { Value::UNDEF } else { Value::NULL };
-            i += 1;
-        }
-        self.frames.push(Frame { closure, proto, module, base, pc: 0, ret, boundary });
+        let n_regs = proto.n_regs as usize;
+        self.frames.push(Frame { closure, proto: Some(proto), n_regs, base, pc: 0, ret, boundary });
         Ok(())
+    }
+
+    fn top_proto(&self) -> &Proto {
+        self.frames.last().and_then(|f| f.proto.as_deref()).expect("frame prototype")
+    }
+
+    /// The module a frame's code belongs to.
+    fn frame_module(&self, fi: usize) -> Arc<Module> {
+        fn_code(self.frames[fi].closure.as_function().expect("closure")).expect("interpreted code").module.clone()
     }
 
     /// Pops the current frame, releasing its registers.
     fn pop_frame(&mut self) -> Frame {
         let f = self.frames.pop().expect("frame");
-        let end = (f.base + f.proto.n_regs as usize).min(self.regs.len());
+        let end = (f.base + f.n_regs()).min(self.regs.len());
         for r in &mut self.regs[f.base..end] {
             *r = Value::NULL;
         }
@@ -317,15 +323,17 @@ impl Vm {
             let fi = self.frames.len() - 1;
             // Position of the failing instruction (innermost) or call (outer frames).
             {
+                let file = self.frame_module(fi).file.clone();
                 let fr = &self.frames[fi];
+                let proto = fr.proto.as_deref().expect("prototype");
                 let pc = fr.pc.saturating_sub(1);
-                let (line, col) = fr.proto.pos.get(pc).copied().unwrap_or((0, 0));
+                let (line, col) = proto.pos.get(pc).copied().unwrap_or((0, 0));
                 let inner = e.inner_mut();
                 if inner.pos.is_none() {
                     inner.pos = Some((line, col));
-                    inner.file = Some(fr.module.file.clone());
+                    inner.file = Some(file.clone());
                 }
-                inner.trace.push(TraceLine { name: fr.proto.trace_name.clone(), file: fr.module.file.clone(), line, col });
+                inner.trace.push(TraceLine { name: proto.trace_name.clone(), file, line, col });
             }
             // Handlers of this frame.
             while let Some(b) = self.blocks.last() {
@@ -339,17 +347,14 @@ impl Vm {
                         if e.is_catchable() && Instant::now() >= deadline {
                             e = Error::new(format!("timeout: operation exceeded {secs} second limit"));
                             e.inner_mut().trace.clear();
-                            // Re-record the position of this frame below.
+                            // Re-record the position of this frame.
+                            let file = self.frame_module(fi).file.clone();
                             let fr = &self.frames[fi];
-                            let (line, col) = fr.proto.pos.get(fr.pc.saturating_sub(1)).copied().unwrap_or((0, 0));
+                            let proto = fr.proto.as_deref().expect("prototype");
+                            let (line, col) = proto.pos.get(fr.pc.saturating_sub(1)).copied().unwrap_or((0, 0));
                             e.inner_mut().pos = Some((line, col));
-                            e.inner_mut().file = Some(fr.module.file.clone());
-                            e.inner_mut().trace.push(TraceLine {
-                                name: fr.proto.trace_name.clone(),
-                                file: fr.module.file.clone(),
-                                line,
-                                col,
-                            });
+                            e.inner_mut().file = Some(file.clone());
+                            e.inner_mut().trace.push(TraceLine { name: proto.trace_name.clone(), file, line, col });
                         }
                     }
                     BlockKind::Try { handler, err } => {
@@ -378,10 +383,17 @@ impl Vm {
     fn dispatch(&mut self) -> Result<Value> {
         'frame: loop {
             let fi = self.frames.len() - 1;
-            let proto = self.frames[fi].proto.clone();
+            let proto = self.frames[fi].proto.take().expect("frame prototype");
             let base = self.frames[fi].base;
             let mut pc = self.frames[fi].pc;
             let code = &proto.code[..];
+            // Puts the prototype back into the frame before leaving this loop.
+            macro_rules! park {
+                () => {
+                    self.frames[fi].pc = pc;
+                    self.frames[fi].proto = Some(proto.clone());
+                };
+            }
             macro_rules! r {
                 ($r:expr) => {
                     self.regs[base + $r as usize]
@@ -405,7 +417,7 @@ impl Vm {
                     match $e {
                         Ok(v) => v,
                         Err(e) => {
-                            self.frames[fi].pc = pc;
+                            park!();
                             return Err(e);
                         }
                     }
@@ -444,9 +456,9 @@ impl Vm {
                         let env = self.frames[fi].closure.as_function().expect("closure").env.clone();
                         let v = env.as_env().expect("env").get(slot as usize);
                         if v.is_undef() {
-                            self.frames[fi].pc = pc;
-                            let name = self.frames[fi].module.globals[slot as usize].clone();
-                            return Err(self.undefined(&name, &env, &proto));
+                            let name = self.frame_module(fi).globals[slot as usize].clone();
+                            let e = self.undefined(&name, &env, &proto);
+                            tri!(Err(e));
                         }
                         r!(dst) = v;
                     }
@@ -511,6 +523,46 @@ impl Vm {
                             tri!(ops::arith(arith_of(op), x, y))
                         };
                         r!(dst) = v;
+                    }
+                    Instr::ArithI { op, dst, a, imm } => {
+                        let x = &r!(a);
+                        let v = if x.is_small_int() {
+                            let (p, q) = (x.small_int(), imm as i64);
+                            match op {
+                                ArithOp::Add => Value::int(p + q),
+                                ArithOp::Sub => Value::int(p - q),
+                                ArithOp::Mul => match p.checked_mul(q) {
+                                    Some(m) => Value::int(m),
+                                    None => Value::float(p as f64 * q as f64),
+                                },
+                                ArithOp::Div => tri!(ops::int_arith(Arith::Div, p, q)),
+                                ArithOp::Mod => tri!(ops::int_arith(Arith::Mod, p, q)),
+                            }
+                        } else {
+                            tri!(ops::arith(arith_of(op), x, &Value::int(imm as i64)))
+                        };
+                        r!(dst) = v;
+                    }
+                    Instr::CompareI { op, dst, a, imm } => {
+                        let res = tri!(compare_values(op, &r!(a), &Value::int(imm as i64)));
+                        r!(dst) = Value::bool(res);
+                    }
+                    Instr::JmpIfNotCmp { op, a, b, target } => {
+                        let res = tri!(compare_values(op, &r!(a), &r!(b)));
+                        if !res {
+                            pc = target as usize;
+                        }
+                    }
+                    Instr::JmpIfNotCmpI { op, a, imm, target } => {
+                        let x = &r!(a);
+                        let res = if x.is_small_int() {
+                            cmp_ints(op, x.small_int(), imm as i64)
+                        } else {
+                            tri!(compare_values(op, x, &Value::int(imm as i64)))
+                        };
+                        if !res {
+                            pc = target as usize;
+                        }
                     }
                     Instr::Compare { op, dst, a, b } => {
                         let (x, y) = (&r!(a), &r!(b));
@@ -643,18 +695,33 @@ impl Vm {
                         r!(dst) = v;
                     }
                     Instr::AppendVar { path, src } => {
+                        if let VarRef::Reg(rr) = proto.paths[path as usize].root {
+                            let (x, y) = (&r!(rr), &r!(src));
+                            if x.is_small_int() && y.is_small_int() {
+                                let v = Value::int(x.small_int() + y.small_int());
+                                r!(rr) = v;
+                                continue;
+                            }
+                        }
                         let v = r!(src).clone();
                         tri!(self.append_var(fi, &proto, path as usize, v));
                     }
                     Instr::Call { dst, func, args, n } => {
                         let f = r!(func).clone();
                         if let Some(code) = f.as_function().and_then(fn_code) {
-                            let module = code.module.clone();
                             let callee = code.proto().clone();
                             let new_base = base + proto.n_regs as usize;
                             self.frames[fi].pc = pc;
-                            let argv: smallvec::SmallVec<[Value; 8]> = (0..n as u16).map(|i| r!(args + i).clone()).collect();
-                            tri!(self.push_frame(f, module, callee, new_base, argv.into_iter(), n as usize, Some(base + dst as usize), false));
+                            if let Err(e) = self.push_frame(f, callee, new_base, Some(base + dst as usize), false) {
+                                park!();
+                                return Err(e);
+                            }
+                            let np = self.top_proto().n_params as usize;
+                            for i in 0..(n as usize).min(np) {
+                                let v = self.regs[base + args as usize + i].clone();
+                                self.regs[new_base + i] = v;
+                            }
+                            self.frames[fi].proto = Some(proto);
                             continue 'frame;
                         }
                         let argv: Vec<Value> = (0..n as u16).map(|i| r!(args + i).clone()).collect();
@@ -682,7 +749,7 @@ impl Vm {
                     }
                     Instr::Closure { dst, proto: pi } => {
                         let cur = self.frames[fi].closure.as_function().expect("closure");
-                        let module = self.frames[fi].module.clone();
+                        let module = fn_code(cur).expect("interpreted code").module.clone();
                         let target = module.proto(pi).clone();
                         let upvals: Vec<Value> = target
                             .upvals
@@ -951,7 +1018,7 @@ impl Vm {
                     Instr::Import { info, dst } => {
                         self.frames[fi].pc = pc;
                         let imp = proto.imports[info as usize].clone();
-                        let module = self.frames[fi].module.clone();
+                        let module = self.frame_module(fi);
                         let values = tri!(self.import(&module, &imp));
                         for (i, v) in values.into_iter().enumerate() {
                             r!(dst + i as u16) = v;
@@ -1442,6 +1509,34 @@ impl Host for Vm {
             libforge::host::sleep_cancellable(next.saturating_duration_since(now))?;
         }
     }
+}
+
+#[inline]
+fn cmp_ints(op: CmpKind, p: i64, q: i64) -> bool {
+    match op {
+        CmpKind::Eq => p == q,
+        CmpKind::Ne => p != q,
+        CmpKind::Lt => p < q,
+        CmpKind::Le => p <= q,
+        CmpKind::Gt => p > q,
+        CmpKind::Ge => p >= q,
+    }
+}
+
+/// `a cmp b` with the language's rules (equality never fails).
+#[inline]
+fn compare_values(op: CmpKind, x: &Value, y: &Value) -> Result<bool> {
+    if x.is_small_int() && y.is_small_int() {
+        return Ok(cmp_ints(op, x.small_int(), y.small_int()));
+    }
+    Ok(match op {
+        CmpKind::Eq => ops::equal(x, y),
+        CmpKind::Ne => !ops::equal(x, y),
+        CmpKind::Lt => ops::compare(Cmp::Lt, x, y)?,
+        CmpKind::Le => ops::compare(Cmp::LtEq, x, y)?,
+        CmpKind::Gt => ops::compare(Cmp::Gt, x, y)?,
+        CmpKind::Ge => ops::compare(Cmp::GtEq, x, y)?,
+    })
 }
 
 fn arith_of(op: ArithOp) -> Arith {

@@ -235,6 +235,8 @@ impl<'a> Lowerer<'a> {
             | Instr::JmpIf { target: t, .. }
             | Instr::JmpIfNot { target: t, .. }
             | Instr::JmpIfDefined { target: t, .. }
+            | Instr::JmpIfNotCmp { target: t, .. }
+            | Instr::JmpIfNotCmpI { target: t, .. }
             | Instr::ForNext { exit: t, .. }
             | Instr::TryBegin { handler: t, .. } => *t = target,
             other => unreachable!("patching a non-jump {other:?}"),
@@ -547,9 +549,7 @@ impl<'a> Lowerer<'a> {
             StmtKind::For { first, second, iterable, body } => self.for_loop(first, second.as_ref(), iterable, body, at),
             StmtKind::While { cond, body } => {
                 let top = self.here();
-                let c = self.expr_any(cond);
-                let exit = self.emit(Instr::JmpIfNot { cond: c, target: 0 }, cond.span.start);
-                self.release(mark);
+                let exit = self.jump_if_false(cond);
                 self.loop_body(body, top, at);
                 let end = self.here();
                 self.patch(exit, end);
@@ -864,6 +864,11 @@ impl<'a> Lowerer<'a> {
                 }
                 let p = self.add_path(root, &target.root.text, Vec::new());
                 self.emit(Instr::AppendVar { path: p, src: v }, value.span.start);
+                return;
+            }
+            if let (None, VarRef::Reg(r), ExprKind::Binary { .. }, true) = (op, root, &value.kind, mutable) {
+                // The operator reads its operands before writing: compute in place.
+                self.expr(value, r);
                 return;
             }
             match op {
@@ -1208,6 +1213,29 @@ impl<'a> Lowerer<'a> {
         r
     }
 
+    /// Emits a jump taken when `cond` is falsy; returns it for patching. Comparisons
+    /// become one fused compare-and-branch instruction.
+    fn jump_if_false(&mut self, cond: &Expr) -> usize {
+        let mark = self.mark();
+        if let ExprKind::Binary { op, lhs, rhs } = &cond.kind {
+            if let Err(cop) = arith_or_cmp(*op) {
+                let a = self.expr_any(lhs);
+                let j = if let Some(imm) = small_int(rhs) {
+                    self.emit(Instr::JmpIfNotCmpI { op: cop, a, imm, target: 0 }, cond.span.start)
+                } else {
+                    let b = self.expr_any(rhs);
+                    self.emit(Instr::JmpIfNotCmp { op: cop, a, b, target: 0 }, cond.span.start)
+                };
+                self.release(mark);
+                return j;
+            }
+        }
+        let c = self.expr_any(cond);
+        let j = self.emit(Instr::JmpIfNot { cond: c, target: 0 }, cond.span.start);
+        self.release(mark);
+        j
+    }
+
     fn binop(&mut self, op: ast::BinOp, dst: Reg, a: Reg, b: Reg, at: u32) {
         use ast::BinOp as B;
         let ins = match op {
@@ -1296,9 +1324,7 @@ impl<'a> Lowerer<'a> {
             }
             ExprKind::Block(b) => self.block_value(b, dst),
             ExprKind::If { cond, then, otherwise } => {
-                let c = self.expr_any(cond);
-                let jf = self.emit(Instr::JmpIfNot { cond: c, target: 0 }, cond.span.start);
-                self.release(mark);
+                let jf = self.jump_if_false(cond);
                 self.block_value(then, dst);
                 let jend = self.emit(Instr::Jmp { target: 0 }, at);
                 let el = self.here();
@@ -1341,8 +1367,16 @@ impl<'a> Lowerer<'a> {
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 let a = self.expr_any(lhs);
-                let b = self.expr_any(rhs);
-                self.binop(*op, dst, a, b, at);
+                if let Some(imm) = small_int(rhs) {
+                    let ins = match arith_or_cmp(*op) {
+                        Ok(aop) => Instr::ArithI { op: aop, dst, a, imm },
+                        Err(cop) => Instr::CompareI { op: cop, dst, a, imm },
+                    };
+                    self.emit(ins, at);
+                } else {
+                    let b = self.expr_any(rhs);
+                    self.binop(*op, dst, a, b, at);
+                }
             }
             ExprKind::Logical { and, lhs, rhs } => {
                 let a = self.expr_any(lhs);
@@ -1685,6 +1719,32 @@ impl<'a> Lowerer<'a> {
         let k = self.konst(c);
         self.emit(Instr::TestLiteral { dst: t, subject: subj, k }, at);
         fails.push(self.emit(Instr::JmpIfNot { cond: t, target: 0 }, at));
+    }
+}
+
+/// An Int literal that fits an instruction's immediate operand.
+fn small_int(e: &Expr) -> Option<i32> {
+    match e.kind {
+        ExprKind::Int(i) => i32::try_from(i).ok(),
+        _ => None,
+    }
+}
+
+/// The IR operator of a binary operator: arithmetic, or comparison.
+fn arith_or_cmp(op: ast::BinOp) -> Result<ArithOp, CmpKind> {
+    use ast::BinOp as B;
+    match op {
+        B::Add => Ok(ArithOp::Add),
+        B::Sub => Ok(ArithOp::Sub),
+        B::Mul => Ok(ArithOp::Mul),
+        B::Div => Ok(ArithOp::Div),
+        B::Mod => Ok(ArithOp::Mod),
+        B::Eq => Err(CmpKind::Eq),
+        B::NotEq => Err(CmpKind::Ne),
+        B::Lt => Err(CmpKind::Lt),
+        B::LtEq => Err(CmpKind::Le),
+        B::Gt => Err(CmpKind::Gt),
+        B::GtEq => Err(CmpKind::Ge),
     }
 }
 

@@ -256,8 +256,16 @@ pub enum Instr {
     SetUpval { idx: u16, src: Reg },
     /// R[dst] := R[a] op R[b]
     Arith { op: ArithOp, dst: Reg, a: Reg, b: Reg },
+    /// R[dst] := R[a] op imm (imm a small Int constant)
+    ArithI { op: ArithOp, dst: Reg, a: Reg, imm: i32 },
     /// R[dst] := R[a] cmp R[b]  (a Bool)
     Compare { op: CmpKind, dst: Reg, a: Reg, b: Reg },
+    /// R[dst] := R[a] cmp imm
+    CompareI { op: CmpKind, dst: Reg, a: Reg, imm: i32 },
+    /// if !(R[a] cmp R[b]) pc := target
+    JmpIfNotCmp { op: CmpKind, a: Reg, b: Reg, target: u32 },
+    /// if !(R[a] cmp imm) pc := target
+    JmpIfNotCmpI { op: CmpKind, a: Reg, imm: i32, target: u32 },
     /// R[dst] := R[a] cmp R[b] for `when` arms: never fails (false when incomparable)
     CompareLenient { op: CmpKind, dst: Reg, a: Reg, b: Reg },
     /// R[dst] := -R[src]

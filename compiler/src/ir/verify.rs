@@ -111,6 +111,19 @@ fn verify_proto(m: &Module, p: &Proto) -> Result<(), String> {
                 reg(a)?;
                 reg(b)?
             }
+            I::ArithI { dst, a, .. } | I::CompareI { dst, a, .. } => {
+                reg(dst)?;
+                reg(a)?
+            }
+            I::JmpIfNotCmp { a, b, target, .. } => {
+                reg(a)?;
+                reg(b)?;
+                jump(target)?
+            }
+            I::JmpIfNotCmpI { a, target, .. } => {
+                reg(a)?;
+                jump(target)?
+            }
             I::Jmp { target } => jump(target)?,
             I::JmpIf { cond, target } | I::JmpIfNot { cond, target } | I::JmpIfDefined { src: cond, target } => {
                 reg(cond)?;
