@@ -11,6 +11,7 @@ pub mod host;
 pub mod isolate;
 pub mod ops;
 pub mod output;
+pub mod stdlib;
 pub mod value;
 
 pub use error::{Error, Result};

@@ -30,35 +30,64 @@ pub mod strings;
 pub type BuiltinFn = fn(&mut dyn Host, &[Value]) -> Result<Value>;
 
 pub struct BuiltinDef {
-    /// The name as displayed (`<builtin NAME>`) and, for globals, as bound.
+    /// The name as bound: the global name, or the member name inside its module.
     pub name: &'static str,
     /// `None` for global builtins; the module (`math`, `fs`, …) otherwise.
     pub module: Option<&'static str>,
     pub func: BuiltinFn,
+    /// The name displayed as `<builtin NAME>` (`math.sqrt` for module members).
+    pub display: String,
+}
+
+/// A non-function module member (`math.pi`): made fresh for each module object.
+pub struct ConstDef {
+    pub module: &'static str,
+    pub name: &'static str,
+    pub make: fn() -> Value,
 }
 
 /// Adds builtins to the table being built; every builtin file has a `register`.
 pub struct Registry {
     defs: Vec<BuiltinDef>,
+    consts: Vec<ConstDef>,
+    /// Module members in registration order: a function index or a constant.
+    members: Vec<(&'static str, Member)>,
+}
+
+#[derive(Clone, Copy)]
+enum Member {
+    Func(u32),
+    Const(fn() -> Value),
 }
 
 impl Registry {
     pub fn global(&mut self, name: &'static str, func: BuiltinFn) {
-        self.defs.push(BuiltinDef { name, module: None, func });
+        self.defs.push(BuiltinDef { name, module: None, func, display: name.to_string() });
     }
+    /// A module function: `math.sqrt`. Members appear in `keys(module)` in the order
+    /// they are registered.
     pub fn module(&mut self, module: &'static str, name: &'static str, func: BuiltinFn) {
-        self.defs.push(BuiltinDef { name, module: Some(module), func });
+        let i = self.defs.len() as u32;
+        self.defs.push(BuiltinDef { name, module: Some(module), func, display: format!("{module}.{name}") });
+        self.members.push((module, Member::Func(i)));
+    }
+    /// A module constant such as `math.pi`.
+    pub fn module_const(&mut self, module: &'static str, name: &'static str, make: fn() -> Value) {
+        self.consts.push(ConstDef { module, name, make });
+        self.members.push((module, Member::Const(make)));
+        let _ = name;
     }
 }
 
 struct Table {
     defs: Vec<BuiltinDef>,
     globals: FxHashMap<&'static str, u32>,
-    modules: FxHashMap<&'static str, Vec<u32>>,
+    /// Members of each module, in order: (name, function index or constant maker).
+    modules: FxHashMap<&'static str, Vec<(&'static str, Member)>>,
 }
 
 fn build() -> Table {
-    let mut reg = Registry { defs: Vec::new() };
+    let mut reg = Registry { defs: Vec::new(), consts: Vec::new(), members: Vec::new() };
     core::register(&mut reg);
     convert::register(&mut reg);
     arrays::register(&mut reg);
@@ -69,15 +98,25 @@ fn build() -> Table {
     helpers::register(&mut reg);
     shell::register(&mut reg);
     conc::register(&mut reg);
+    crate::stdlib::register(&mut reg);
     let mut globals = FxHashMap::default();
-    let mut modules: FxHashMap<&'static str, Vec<u32>> = FxHashMap::default();
     for (i, d) in reg.defs.iter().enumerate() {
-        match d.module {
-            None => {
-                globals.insert(d.name, i as u32);
-            }
-            Some(m) => modules.entry(m).or_default().push(i as u32),
+        if d.module.is_none() {
+            globals.insert(d.name, i as u32);
         }
+    }
+    let mut modules: FxHashMap<&'static str, Vec<(&'static str, Member)>> = FxHashMap::default();
+    let mut ci = 0;
+    for (m, member) in reg.members {
+        let name = match member {
+            Member::Func(i) => reg.defs[i as usize].name,
+            Member::Const(_) => {
+                let n = reg.consts[ci].name;
+                ci += 1;
+                n
+            }
+        };
+        modules.entry(m).or_default().push((name, member));
     }
     Table { defs: reg.defs, globals, modules }
 }
@@ -108,15 +147,20 @@ pub fn module_object(name: &str) -> Value {
     let t = table();
     let mut m = crate::value::new_map();
     if let Some(members) = t.modules.get(name) {
-        for &i in members {
-            m.insert(crate::value::Key::new(t.defs[i as usize].name), Value::builtin(i));
+        for (n, member) in members {
+            let v = match member {
+                Member::Func(i) => Value::builtin(*i),
+                Member::Const(make) => make(),
+            };
+            m.insert(crate::value::Key::new(n), v);
         }
     }
     Value::object(m)
 }
 
+/// The name shown as `<builtin NAME>`.
 pub fn builtin_name(index: u32) -> &'static str {
-    table().defs.get(index as usize).map(|d| d.name).unwrap_or("?")
+    table().defs.get(index as usize).map(|d| d.display.as_str()).unwrap_or("?")
 }
 
 /// Calls builtin number `index`.

@@ -52,20 +52,21 @@ fn is_err(_: &mut dyn Host, args: &[Value]) -> Result<Value> {
     }
 }
 
+/// The variant name of a user ADT value of a type named `Option`, if `v` is one.
+fn option_adt_variant(v: &Value) -> Option<&str> {
+    let m = v.as_object()?;
+    if m.get("__type__").and_then(Value::as_str) != Some("Option") {
+        return None;
+    }
+    Some(m.get("__variant__").and_then(Value::as_str).unwrap_or(""))
+}
+
 /// Whether `v` is present: `Some` and every ordinary value are, `None` and `null` are
 /// not, and a user `Option` ADT value is when its variant is `Some`.
 fn present(v: &Value) -> bool {
     match v.kind() {
-        Kind::Some => true,
         Kind::None | Kind::Null => false,
-        Kind::Object => {
-            let m = v.as_object().expect("object");
-            match m.get("__type__").and_then(Value::as_str) {
-                Some("Option") => m.get("__variant__").and_then(Value::as_str) == Some("Some"),
-                _ => true,
-            }
-        }
-        _ => true,
+        _ => option_adt_variant(v).is_none_or(|variant| variant == "Some"),
     }
 }
 
@@ -75,12 +76,7 @@ fn present(v: &Value) -> bool {
 fn absent(v: &Value) -> bool {
     match v.kind() {
         Kind::None | Kind::Null => true,
-        Kind::Object => {
-            let m = v.as_object().expect("object");
-            m.get("__type__").and_then(Value::as_str) == Some("Option")
-                && m.get("__variant__").and_then(Value::as_str) == Some("None")
-        }
-        _ => false,
+        _ => option_adt_variant(v) == Some("None"),
     }
 }
 
@@ -164,6 +160,12 @@ mod tests {
         assert_eq!(show(call("is_none", &[adt_some])), "false");
         assert_eq!(show(call("is_some", std::slice::from_ref(&adt_none))), "false");
         assert_eq!(show(call("is_none", &[adt_none])), "true");
+        let adt_other = j(r#"{"__type__": "Option", "__variant__": "Maybe"}"#);
+        assert_eq!(show(call("is_some", std::slice::from_ref(&adt_other))), "false");
+        assert_eq!(show(call("is_none", &[adt_other])), "false");
+        let shape = j(r#"{"__type__": "Shape", "__variant__": "None"}"#);
+        assert_eq!(show(call("is_some", std::slice::from_ref(&shape))), "true");
+        assert_eq!(show(call("is_none", &[shape])), "false");
         assert_eq!(call_err("is_some", &[]), "is_some() requires an argument");
         assert_eq!(call_err("is_none", &[]), "is_none() requires an argument");
     }

@@ -107,9 +107,8 @@ pub(crate) fn json_to_value(doc: &serde_json::Value) -> Value {
     match doc {
         J::Null => Value::NULL,
         J::Bool(b) => Value::bool(*b),
+        // serde_json reads `-0` as a float, so only true integers come out as i64.
         J::Number(n) => match n.as_i64() {
-            // `-0` is an integer to serde_json but a Float to Forge.
-            Some(0) if n.to_string().starts_with('-') => Value::float(-0.0),
             Some(i) => Value::int(i),
             None => Value::float(n.as_f64().unwrap_or(f64::NAN)),
         },

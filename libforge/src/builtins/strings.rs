@@ -302,7 +302,7 @@ fn encode_uri(s: &str) -> String {
 /// after it.
 fn decode_uri(s: &str) -> String {
     let mut out: Vec<u8> = Vec::with_capacity(s.len());
-    let mut cs = s.chars().peekable();
+    let mut cs = s.chars();
     let mut buf = [0u8; 4];
     while let Some(c) = cs.next() {
         match c {
