@@ -288,7 +288,11 @@ impl Vm {
         let f = self.frames.pop().expect("frame");
         let end = (f.base + f.n_regs()).min(self.regs.len());
         for r in &mut self.regs[f.base..end] {
-            *r = Value::NULL;
+            // Release references now (copy-on-write depends on exact counts); plain
+            // numbers need no work.
+            if r.is_heap() {
+                *r = Value::NULL;
+            }
         }
         let depth = self.frames.len();
         while self.blocks.last().is_some_and(|b| b.frame >= depth) {
@@ -453,9 +457,9 @@ impl Vm {
                         r!(dst) = v;
                     }
                     Instr::GetGlobal { dst, slot } => {
-                        let env = self.frames[fi].closure.as_function().expect("closure").env.clone();
-                        let v = env.as_env().expect("env").get(slot as usize);
+                        let v = self.frames[fi].closure.as_function().expect("closure").env.as_env().expect("env").get(slot as usize);
                         if v.is_undef() {
+                            let env = self.frames[fi].closure.as_function().expect("closure").env.clone();
                             let name = self.frame_module(fi).globals[slot as usize].clone();
                             let e = self.undefined(&name, &env, &proto);
                             tri!(Err(e));

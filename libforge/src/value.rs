@@ -430,6 +430,12 @@ impl Value {
         }
     }
 
+    /// Whether the value points to a heap object (dropping it may free something).
+    #[inline]
+    pub fn is_heap(&self) -> bool {
+        self.tag() == L::TAG_PTR
+    }
+
     #[inline]
     pub fn is_null(&self) -> bool {
         self.0 == L::NULL_BITS
