@@ -4,8 +4,9 @@
 //! differs between tiers. The VM, the JIT and native executables all render errors with
 //! [`report`], so the text is byte-for-byte the same everywhere.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+pub mod abi;
 pub mod layout;
 pub mod report;
 pub mod lines;

@@ -5,6 +5,7 @@
 //! from modules to its left. Nothing here performs I/O except the `aot` driver and the
 //! `forgec` binary.
 
+pub mod codegen;
 pub mod diag;
 pub mod ir;
 pub mod syntax;

@@ -430,6 +430,20 @@ impl Value {
         }
     }
 
+    /// Makes the object never freed (constants of compiled code, shared by every
+    /// isolate): its count is no longer touched. Not counted as a live object.
+    pub fn make_immortal(self) -> Value {
+        if let Some(h) = self.header() {
+            if h.rc.get() != L::RC_IMMORTAL {
+                h.rc.set(L::RC_IMMORTAL);
+                if COUNT_LIVE {
+                    LIVE.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self
+    }
+
     /// Whether the value points to a heap object (dropping it may free something).
     #[inline]
     pub fn is_heap(&self) -> bool {
