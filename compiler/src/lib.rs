@@ -5,7 +5,9 @@
 //! from modules to its left. Nothing here performs I/O except the `aot` driver and the
 //! `forgec` binary.
 
+pub mod aot;
 pub mod codegen;
 pub mod diag;
+pub mod driver;
 pub mod ir;
 pub mod syntax;

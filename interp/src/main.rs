@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! forge run FILE [args…]        run a program (FILE may be a .fgc)
+//! forge build FILE [-o OUT]     compile FILE to bytecode (FILE.fgc, or OUT)
 //! forge run --emit ir FILE      print the IR instead of running
 //! forge -e CODE                 run CODE (every `;` becomes a newline)
 //! forge check FILE              report diagnostics only
@@ -9,23 +10,28 @@
 //! forge --version | --help
 //! ```
 
+mod jit;
 mod vm;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use forge_abi::report::{self, Colour};
 use forgec::diag::Diagnostic;
-use forgec::ir::{self, Module};
+use forgec::ir::{self, fgc, Module};
 
-const USAGE: &str = "usage: forge run FILE [args...]
+const USAGE: &str = "usage: forge run [--jit] FILE [args...]
        forge run --emit ir FILE
+       forge build FILE [-o OUT]
        forge -e CODE
        forge check FILE
        forge --version
 
-Runs Forge programs. `forgec FILE -o OUT` builds a native executable.";
+Runs Forge programs. `forge build` compiles FILE to bytecode (FILE with the
+extension .fgc, or OUT), which `forge run` runs like a source file.
+`forgec FILE -o OUT` builds a native executable.";
 
 fn colour() -> Colour {
     if std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal() {
@@ -68,6 +74,11 @@ fn cli(args: &[String]) -> u8 {
         Some("run") => {
             let mut rest = &args[i + 1..];
             let mut emit_ir = false;
+            let mut use_jit = false;
+            if rest.first().map(|s| s.as_str()) == Some("--jit") {
+                use_jit = true;
+                rest = &rest[1..];
+            }
             if rest.first().map(|s| s.as_str()) == Some("--emit") {
                 if rest.get(1).map(|s| s.as_str()) != Some("ir") {
                     eprintln!("forge: --emit takes 'ir'\n\n{USAGE}");
@@ -80,7 +91,33 @@ fn cli(args: &[String]) -> u8 {
                 eprintln!("forge: run needs a FILE\n\n{USAGE}");
                 return 2;
             };
-            run_file(file, emit_ir)
+            run_file(file, emit_ir, use_jit)
+        }
+        Some("build") => {
+            let mut file = None;
+            let mut out = None;
+            let mut rest = args[i + 1..].iter();
+            while let Some(a) = rest.next() {
+                match a.as_str() {
+                    "-o" => match rest.next() {
+                        Some(o) if out.is_none() => out = Some(o.as_str()),
+                        _ => {
+                            eprintln!("forge: build takes one '-o OUT'\n\n{USAGE}");
+                            return 2;
+                        }
+                    },
+                    _ if file.is_none() => file = Some(a.as_str()),
+                    other => {
+                        eprintln!("forge: unexpected argument '{other}' to build\n\n{USAGE}");
+                        return 2;
+                    }
+                }
+            }
+            let Some(file) = file else {
+                eprintln!("forge: build needs a FILE\n\n{USAGE}");
+                return 2;
+            };
+            build_file(file, out)
         }
         Some("check") => {
             let Some(file) = args.get(i + 1) else {
@@ -118,15 +155,17 @@ fn cli(args: &[String]) -> u8 {
     }
 }
 
-fn read_source(file: &str) -> Result<String, u8> {
-    let bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) => {
-            let msg = format!("could not read '{file}': {}", os_message(&e));
-            eprint!("{}", report::render_short(&msg, colour()));
-            return Err(1);
-        }
-    };
+/// Reads a whole file; a failure is reported on stderr.
+fn read_file(file: &str) -> Result<Vec<u8>, u8> {
+    std::fs::read(file).map_err(|e| {
+        let msg = format!("could not read '{file}': {}", os_message(&e));
+        eprint!("{}", report::render_short(&msg, colour()));
+        1
+    })
+}
+
+/// The text of a source file, which must be UTF-8; a failure is reported on stderr.
+fn source_text(file: &str, bytes: Vec<u8>) -> Result<String, u8> {
     match String::from_utf8(bytes) {
         Ok(s) => Ok(s),
         Err(e) => {
@@ -143,9 +182,69 @@ fn os_message(e: &std::io::Error) -> String {
     e.to_string()
 }
 
+/// Loads a program: a `.fgc` file (recognised by its magic bytes, or by its extension,
+/// so that a damaged one is reported as such) is decoded, else the source is compiled.
 fn load(file: &str) -> Result<Module, u8> {
-    let src = read_source(file)?;
+    let bytes = read_file(file)?;
+    if fgc::is_fgc(&bytes) || Path::new(file).extension().is_some_and(|x| x == "fgc") {
+        return load_fgc(file, &bytes);
+    }
+    let src = source_text(file, bytes)?;
     compile(file, &src)
+}
+
+/// Decodes a `.fgc` file. `fgc::decode` checks the header and checksum and verifies
+/// the module (with its compiled-in imports) before it is returned, so nothing
+/// unverified ever runs.
+fn load_fgc(file: &str, bytes: &[u8]) -> Result<Module, u8> {
+    fgc::decode(bytes).map_err(|e| {
+        eprint!("{}", report::render_short(&format!("cannot load '{file}': {e}"), colour()));
+        1
+    })
+}
+
+/// `forge build FILE [-o OUT]`: compiles FILE and writes its bytecode, printing
+/// nothing on success. Compile errors are reported as `forge run` reports them.
+fn build_file(file: &str, out: Option<&str>) -> u8 {
+    let module = match load(file) {
+        Ok(m) => m,
+        Err(c) => return c,
+    };
+    let target = out.map(PathBuf::from).unwrap_or_else(|| Path::new(file).with_extension("fgc"));
+    let fail = |msg: String| {
+        eprint!("{}", report::render_short(&msg, colour()));
+        1
+    };
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    if same(&target, Path::new(file)) && !fgc::is_fgc(&std::fs::read(&target).unwrap_or_default()) {
+        return fail(format!("refusing to overwrite the source file '{}' with bytecode", target.display()));
+    }
+    match write_atomic(&target, &fgc::encode(&module)) {
+        Ok(()) => 0,
+        Err(e) => fail(format!("could not write '{}': {}", target.display(), os_message(&e))),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: into a temporary file in the same directory,
+/// which is then renamed over `path`, so readers see the old file or the new one.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Some(name) = path.file_name() else {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"));
+    };
+    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let result = written.and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 fn print_diag(file: &str, src: &str, d: &Diagnostic) {
@@ -179,7 +278,7 @@ fn compile(file: &str, src: &str) -> Result<Module, u8> {
     Ok(module)
 }
 
-fn run_file(file: &str, emit_ir: bool) -> u8 {
+fn run_file(file: &str, emit_ir: bool, use_jit: bool) -> u8 {
     let module = match load(file) {
         Ok(m) => m,
         Err(c) => return c,
@@ -188,7 +287,42 @@ fn run_file(file: &str, emit_ir: bool) -> u8 {
         print!("{}", ir::dump::dump_module(&module));
         return 0;
     }
+    if use_jit {
+        return execute_jit(Arc::new(module));
+    }
     execute(Arc::new(module))
+}
+
+/// `forge run --jit`: the whole program compiled in memory by the native code
+/// generator; falls back to the VM (saying why on stderr) when the program uses a
+/// construct the code generator does not handle yet.
+fn execute_jit(module: Arc<Module>) -> u8 {
+    let jitted = match jit::compile(&module) {
+        Ok(j) => j,
+        Err(why) => {
+            eprintln!("forge: --jit: running on the VM instead ({why})");
+            return execute(module);
+        }
+    };
+    let (outcome, mut ctx) = jit::run(&jitted);
+    libforge::output::flush();
+    let code = match outcome {
+        jit::Outcome::Done => 0,
+        jit::Outcome::Exit(c) => (c & 0xff) as u8,
+        jit::Outcome::Failed(e) => {
+            eprint!("{}", vm::report(&e, &module, colour()));
+            1
+        }
+    };
+    if std::env::var_os("FORGE_CHECK_LEAKS").is_some() {
+        ctx.teardown();
+        drop(ctx);
+        let live = libforge::value::live_objects();
+        if libforge::value::live_counting() && live != 0 {
+            eprintln!("forge: leak check: {live} live objects at exit");
+        }
+    }
+    code
 }
 
 fn execute(module: Arc<Module>) -> u8 {

@@ -129,6 +129,7 @@ impl<'a, M: Module> Codegen<'a, M> {
         let mut bytes = s.as_bytes().to_vec();
         bytes.push(0);
         d.define(bytes.into_boxed_slice());
+        d.set_align(8);
         self.m.define_data(id, &d).map_err(cl_err)?;
         self.strings.insert(s.to_string(), id);
         Ok(id)
@@ -152,6 +153,7 @@ impl<'a, M: Module> Codegen<'a, M> {
             self.write_strref(&mut d, &mut bytes, i * 16, s)?;
         }
         d.define(bytes.into_boxed_slice());
+        d.set_align(8);
         self.m.define_data(id, &d).map_err(cl_err)?;
         Ok(id)
     }
@@ -203,6 +205,7 @@ impl<'a, M: Module> Codegen<'a, M> {
         let gv = self.m.declare_data_in_data(ids.module_desc, &mut d);
         d.write_data_addr(32, gv, 0);
         d.define(bytes.into_boxed_slice());
+        d.set_align(8);
         self.m.define_data(ids.proto_desc[pi], &d).map_err(cl_err)
     }
 
@@ -219,6 +222,7 @@ impl<'a, M: Module> Codegen<'a, M> {
         let mv = self.m.declare_data_in_data(ids.proto_desc[0], &mut d);
         d.write_data_addr(48, mv, 0);
         d.define(bytes.into_boxed_slice());
+        d.set_align(8);
         self.m.define_data(ids.module_desc, &d).map_err(cl_err)
     }
 
@@ -295,6 +299,8 @@ impl<'a, M: Module> Codegen<'a, M> {
                 upvals_of,
             };
             t.translate()?;
+            let cfg = self.m.target_config();
+            t.b.finalize(cfg);
         }
         if std::env::var_os("FORGE_DUMP_CLIF").is_some() {
             eprintln!("{}", ctx.func.display());
@@ -323,6 +329,7 @@ impl<'a, M: Module> Codegen<'a, M> {
             d.write_data_addr(40, gv, 0);
             bytes[48..56].copy_from_slice(&(p.local_names.len() as u64).to_le_bytes());
             d.define(bytes.into_boxed_slice());
+        d.set_align(8);
             self.m.define_data(id, &d).map_err(cl_err)?;
             site_ids.insert((line, col), id);
         }
@@ -336,6 +343,7 @@ impl<'a, M: Module> Codegen<'a, M> {
                 let slot = self.anon_data("kslot", true)?;
                 let mut d = DataDescription::new();
                 d.define_zeroinit(8);
+                d.set_align(8);
                 self.m.define_data(slot, &d).map_err(cl_err)?;
                 pre.str_consts.insert(i as u32, (self.m.declare_data_in_func(sid, func), s.len(), self.m.declare_data_in_func(slot, func)));
             }

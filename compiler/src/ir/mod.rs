@@ -12,6 +12,7 @@
 //! by [`verify`] before any tier runs them.
 
 pub mod dump;
+pub mod fgc;
 pub mod lower;
 pub mod verify;
 

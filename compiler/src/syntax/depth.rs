@@ -124,18 +124,31 @@ fn push_stmt_children<'a>(stmt: &'a Stmt, out: &mut Vec<Node<'a>>) {
             }
         }
         StmtKind::Impl(block) => out.extend(block.methods.iter().map(Node::Fn)),
-        StmtKind::For { iterable: value, body, .. }
+        StmtKind::For {
+            iterable: value,
+            body,
+            ..
+        }
         | StmtKind::While { cond: value, body }
         | StmtKind::Repeat { count: value, body }
         | StmtKind::Retry { count: value, body }
-        | StmtKind::Timeout { seconds: value, body }
-        | StmtKind::Schedule { interval: value, body, .. }
+        | StmtKind::Timeout {
+            seconds: value,
+            body,
+        }
+        | StmtKind::Schedule {
+            interval: value,
+            body,
+            ..
+        }
         | StmtKind::Watch { path: value, body } => {
             out.push(e(value));
             out.push(b(body));
         }
         StmtKind::Loop { body } => out.push(b(body)),
-        StmtKind::Try { body, catch_body, .. } => {
+        StmtKind::Try {
+            body, catch_body, ..
+        } => {
             out.push(b(body));
             out.push(b(catch_body));
         }
@@ -187,7 +200,11 @@ fn push_expr_children<'a>(expr: &'a Expr, out: &mut Vec<Node<'a>>) {
         ExprKind::Block(block) | ExprKind::Safe(block) | ExprKind::Spawn(block) => {
             out.push(Node::Block(block))
         }
-        ExprKind::If { cond, then, otherwise } => {
+        ExprKind::If {
+            cond,
+            then,
+            otherwise,
+        } => {
             out.push(e(cond));
             out.push(Node::Block(then));
             match otherwise.as_deref() {
@@ -279,7 +296,9 @@ pub fn dismantle(program: Program) {
                 }
             }
             Owned::Type(ty) => match ty.kind {
-                TypeKind::Array(inner) | TypeKind::Optional(inner) => work.push(Owned::Type(*inner)),
+                TypeKind::Array(inner) | TypeKind::Optional(inner) => {
+                    work.push(Owned::Type(*inner))
+                }
                 TypeKind::Named(_, args) => work.extend(args.into_iter().map(Owned::Type)),
             },
             Owned::Expr(expr) => take_expr(expr, &mut work),
@@ -327,18 +346,31 @@ fn take_stmt(stmt: Stmt, work: &mut Vec<Owned>) {
             }
         }
         StmtKind::Impl(block) => work.extend(block.methods.into_iter().map(Owned::Fn)),
-        StmtKind::For { iterable: value, body, .. }
+        StmtKind::For {
+            iterable: value,
+            body,
+            ..
+        }
         | StmtKind::While { cond: value, body }
         | StmtKind::Repeat { count: value, body }
         | StmtKind::Retry { count: value, body }
-        | StmtKind::Timeout { seconds: value, body }
-        | StmtKind::Schedule { interval: value, body, .. }
+        | StmtKind::Timeout {
+            seconds: value,
+            body,
+        }
+        | StmtKind::Schedule {
+            interval: value,
+            body,
+            ..
+        }
         | StmtKind::Watch { path: value, body } => {
             work.push(e(value));
             work.push(b(body));
         }
         StmtKind::Loop { body } => work.push(b(body)),
-        StmtKind::Try { body, catch_body, .. } => {
+        StmtKind::Try {
+            body, catch_body, ..
+        } => {
             work.push(b(body));
             work.push(b(catch_body));
         }
@@ -391,7 +423,11 @@ fn take_expr(expr: Expr, work: &mut Vec<Owned>) {
         ExprKind::Block(block) | ExprKind::Safe(block) | ExprKind::Spawn(block) => {
             work.push(Owned::Block(block))
         }
-        ExprKind::If { cond, then, otherwise } => {
+        ExprKind::If {
+            cond,
+            then,
+            otherwise,
+        } => {
             work.push(boxed(cond));
             work.push(Owned::Block(then));
             match otherwise.map(|x| *x) {

@@ -16,8 +16,14 @@ pub mod lexer;
 pub mod token;
 
 lalrpop_util::lalrpop_mod!(
-    #[allow(clippy::all, clippy::pedantic, unused_parens, unused_variables, dead_code)]
-    grammar,
+    #[allow(
+        clippy::all,
+        clippy::pedantic,
+        unused_parens,
+        unused_variables,
+        dead_code
+    )]
+    pub grammar,
     "/syntax/grammar.rs"
 );
 
@@ -26,8 +32,8 @@ mod tests;
 
 use actions::{parse_error_diagnostic, ParseCtx};
 use ast::{Expr, Program, Span};
-use lexer::Lexer;
 use lalrpop_util::ParseError;
+use lexer::Lexer;
 
 use crate::diag::Diagnostic;
 
@@ -59,8 +65,21 @@ pub fn parse(src: &str) -> (Program, Vec<Diagnostic>) {
         depth::dismantle(std::mem::take(&mut program));
     }
     diags.sort_by_key(|d| (d.span.start, d.span.end));
+    if diags.len() > MAX_DIAGNOSTICS {
+        let hidden = diags.len() - MAX_DIAGNOSTICS;
+        diags.truncate(MAX_DIAGNOSTICS);
+        let last = diags[MAX_DIAGNOSTICS - 1].span;
+        diags.push(Diagnostic::error(
+            last,
+            format!("too many errors ({hidden} more not shown)"),
+        ));
+    }
     (program, diags)
 }
+
+/// How many diagnostics [`parse`] returns at most (binary garbage would otherwise
+/// yield one per byte); a final diagnostic says how many were left out.
+pub const MAX_DIAGNOSTICS: usize = 1000;
 
 /// Parses the trimmed text of an embedded `{expression}` of an interpolated string.
 /// `offsets` gives the file offset of every byte of `code` plus one for its end; the
@@ -82,13 +101,27 @@ pub(crate) fn parse_embedded(code: &str, offsets: &[u32], depth: u32) -> Result<
         Err(error) => error,
     };
     // An expression followed by more tokens is reported as such (01 §1.6.5).
-    if let ParseError::UnrecognizedToken { token: (start, _, _), .. } = &error {
-        let prefix_len = tokens.iter().take_while(|t| matches!(t, Ok((s, _, _)) if s < start)).count();
+    if let ParseError::UnrecognizedToken {
+        token: (start, _, _),
+        ..
+    } = &error
+    {
+        let prefix_len = tokens
+            .iter()
+            .take_while(|t| matches!(t, Ok((s, _, _)) if s < start))
+            .count();
         if prefix_len > 0 {
             let prefix_ctx = ParseCtx::new(code, Some(offsets));
             let prefix = tokens[..prefix_len].iter().cloned();
-            if grammar::InterpExprParser::new().parse(&prefix_ctx, prefix).is_ok() && !prefix_ctx.has_errors() {
-                return Err(Diagnostic::error(Span::new(*start, *start), "trailing tokens"));
+            if grammar::InterpExprParser::new()
+                .parse(&prefix_ctx, prefix)
+                .is_ok()
+                && !prefix_ctx.has_errors()
+            {
+                return Err(Diagnostic::error(
+                    Span::new(*start, *start),
+                    "trailing tokens",
+                ));
             }
         }
     }

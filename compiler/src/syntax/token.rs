@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use super::ast::{Expr, InterpPart};
+use super::ast::InterpPart;
 
 /// One token. Literal tokens carry their decoded value.
 #[derive(Clone, Debug)]
@@ -186,16 +186,6 @@ pub struct InterpTok {
     pub raw: String,
     /// Literal pieces and embedded expressions in source order.
     pub parts: Vec<InterpPart>,
-}
-
-impl InterpTok {
-    /// Convenience for tests: the embedded expressions.
-    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
-        self.parts.iter().filter_map(|p| match p {
-            InterpPart::Expr(e) => Some(e),
-            InterpPart::Lit(_) => None,
-        })
-    }
 }
 
 /// The keyword token spelled `word`, if it is one.

@@ -1,0 +1,200 @@
+//! `forgec`: compiles a Forge program to a native executable.
+//!
+//! ```text
+//! forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T]
+//! forgec --version | --help | --print abi-stamp
+//! ```
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use forge_abi::report::{render_short, Colour};
+use forgec::aot::{self, Options};
+use target_lexicon::Triple;
+
+const USAGE: &str = "usage: forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T]
+       forgec --version
+       forgec --print abi-stamp
+
+Compiles a Forge program into a native executable (default OUT: FILE without .fg).
+  -o OUT        where to write the executable (or the --emit output)
+  -O0 / -O2     optimisation level (default -O2)
+  -g            keep symbols
+  --emit KIND   write an object file (obj), Cranelift IR (clif) or Forge IR (ir) instead
+  --target T    target triple or name (default: this machine)";
+
+fn colour() -> Colour {
+    if std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal() {
+        Colour::Always
+    } else {
+        Colour::Never
+    }
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprint!("{}", render_short(msg, colour()));
+    ExitCode::from(1)
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("forgec: {msg}\n\n{USAGE}");
+    ExitCode::from(2)
+}
+
+#[derive(PartialEq)]
+enum Emit {
+    Exe,
+    Obj,
+    Clif,
+    Ir,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut file: Option<String> = None;
+    let mut out: Option<String> = None;
+    let mut optimize = true;
+    let mut debug = false;
+    let mut emit = Emit::Exe;
+    let mut target = Triple::host();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        match a {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "--version" | "-V" => {
+                println!("forgec {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            "--print" => match args.get(i + 1).map(|s| s.as_str()) {
+                Some("abi-stamp") => {
+                    println!("{}", aot::abi_stamp());
+                    return ExitCode::SUCCESS;
+                }
+                _ => return usage_error("--print takes 'abi-stamp'"),
+            },
+            "-o" => {
+                let Some(o) = args.get(i + 1) else { return usage_error("-o needs a path") };
+                out = Some(o.clone());
+                i += 1;
+            }
+            "-O0" => optimize = false,
+            "-O2" => optimize = true,
+            "-g" => debug = true,
+            "--emit" => {
+                emit = match args.get(i + 1).map(|s| s.as_str()) {
+                    Some("obj") => Emit::Obj,
+                    Some("clif") => Emit::Clif,
+                    Some("ir") => Emit::Ir,
+                    Some(other) => return usage_error(&format!("unknown --emit kind '{other}' (expected obj, clif or ir)")),
+                    None => return usage_error("--emit needs a kind (obj, clif or ir)"),
+                };
+                i += 1;
+            }
+            "--target" => {
+                let Some(t) = args.get(i + 1) else { return usage_error("--target needs a target") };
+                match t.parse::<Triple>() {
+                    Ok(tr) => target = tr,
+                    Err(_) => return usage_error(&format!("unknown target '{t}'")),
+                }
+                i += 1;
+            }
+            _ if a.starts_with('-') => return usage_error(&format!("unknown option '{a}'")),
+            _ => {
+                if file.is_some() {
+                    return usage_error("only one source file can be compiled at a time");
+                }
+                file = Some(a.to_string());
+            }
+        }
+        i += 1;
+    }
+    let Some(file) = file else { return usage_error("no source file given") };
+    let src = match std::fs::read(&file) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => return fail(&format!("could not read '{file}': invalid UTF-8 at byte {}", e.utf8_error().valid_up_to())),
+        },
+        Err(e) => return fail(&format!("could not read '{file}': {e}")),
+    };
+    let is_builtin = |n: &str| libforge::builtins::lookup(n).is_some();
+    let module = match forgec::driver::front_end(&file, &src, &is_builtin, colour()) {
+        Ok(m) => m,
+        Err(text) => {
+            eprint!("{text}");
+            return ExitCode::from(1);
+        }
+    };
+    let default_out = {
+        let p = Path::new(&file);
+        let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "a".into());
+        match emit {
+            Emit::Exe => stem,
+            Emit::Obj => format!("{stem}.o"),
+            Emit::Clif => format!("{stem}.clif"),
+            Emit::Ir => format!("{stem}.ir"),
+        }
+    };
+    let out = PathBuf::from(out.unwrap_or(default_out));
+    if out.is_dir() {
+        return fail(&format!("cannot write '{}': it is a directory", out.display()));
+    }
+    let opts = Options { triple: target.clone(), optimize, debug };
+    match emit {
+        Emit::Ir => return write_atomic(&out, forgec::ir::dump::dump_module(&module).as_bytes()),
+        Emit::Clif => {
+            // The Cranelift IR is printed while compiling.
+            std::env::set_var("FORGE_DUMP_CLIF", "1");
+            return match aot::emit_object(&module, &opts) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            };
+        }
+        _ => {}
+    }
+    let object = match aot::emit_object(&module, &opts) {
+        Ok(o) => o,
+        Err(e) => return fail(&format!("cannot compile '{file}' natively: {e}")),
+    };
+    if emit == Emit::Obj {
+        return write_atomic(&out, &object);
+    }
+    let target_name = target_dir_name(&target);
+    let runtime = match aot::find_runtime(&target_name) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    match aot::link(&object, &runtime, &out, &opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// The runtime directory name of a target (`x86_64-linux`, `aarch64-linux-musl`, …).
+fn target_dir_name(t: &Triple) -> String {
+    let arch = t.architecture.to_string();
+    match t.environment {
+        target_lexicon::Environment::Musl => format!("{arch}-linux-musl"),
+        _ => format!("{arch}-linux"),
+    }
+}
+
+fn write_atomic(out: &Path, bytes: &[u8]) -> ExitCode {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(".forgec-{}.tmp", std::process::id()));
+    if let Err(e) = std::fs::write(&tmp, bytes) {
+        return fail(&format!("cannot write '{}': {e}", out.display()));
+    }
+    if let Err(e) = std::fs::rename(&tmp, out) {
+        let _ = std::fs::remove_file(&tmp);
+        return fail(&format!("cannot write '{}': {e}", out.display()));
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,34 @@
+//! The front end as the command-line tools use it: source text → verified IR module,
+//! or the rendered diagnostics (the same text for `forge` and `forgec`).
+
+use forge_abi::lines::LineIndex;
+use forge_abi::report::{self, Colour};
+
+use crate::diag::Diagnostic;
+use crate::ir::{self, Module};
+
+/// Renders one diagnostic in the report layout of spec 06 §6.9.2.
+pub fn render_diagnostic(file: &str, src: &str, d: &Diagnostic, colour: Colour) -> String {
+    let idx = LineIndex::new(src);
+    let (line, col) = idx.line_col(src, d.span.start);
+    let mut msg = d.message.clone();
+    for h in &d.hints {
+        msg.push('\n');
+        msg.push_str(h);
+    }
+    report::render(file, &msg, line, col, idx.line_text(src, line), &[], colour)
+}
+
+/// Parses, lowers and verifies a file. On failure returns the text to print on stderr.
+pub fn front_end(file: &str, src: &str, is_builtin: &dyn Fn(&str) -> bool, colour: Colour) -> Result<Module, String> {
+    let (program, diags) = crate::syntax::parse(src);
+    let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
+    if !errors.is_empty() {
+        return Err(errors.iter().map(|d| render_diagnostic(file, src, d, colour)).collect());
+    }
+    let (module, _warnings) = ir::lower::lower_program(file, src, &program, is_builtin, &mut ir::lower::FsLoader);
+    if let Err(e) = ir::verify::verify(&module) {
+        return Err(report::render_short(&format!("internal compiler error: {e}"), colour));
+    }
+    Ok(module)
+}

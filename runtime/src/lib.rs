@@ -1,0 +1,59 @@
+//! The runtime library of native executables (`libforge.a`).
+//!
+//! `forgec` links the program's object file with this library. The object file
+//! defines `forge_program` (a pointer to the main module's descriptor); this library
+//! defines the C `main`, which sets up the runtime, runs the program's top level,
+//! prints an uncaught error exactly as `forge run` does, flushes standard output and
+//! returns the exit status.
+
+use std::io::IsTerminal;
+
+use forge_abi::abi::ModuleDesc;
+use forge_abi::report::Colour;
+use libforge::abi::NativeCtx;
+
+extern "C" {
+    /// Emitted by forgec: the address of the main module's descriptor.
+    static forge_program: *const ModuleDesc;
+}
+
+/// The version of the runtime, checked by forgec against its own (a library built by
+/// another forgec is never linked).
+#[no_mangle]
+pub static FORGE_RUNTIME_VERSION: [u8; 16] = *b"forge-rt-0.1.0\0\0";
+
+#[no_mangle]
+pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+    // SAFETY: `forge_program` is defined by the linked program object and points to a
+    // ModuleDesc in its static data, valid for the whole run.
+    let desc = unsafe { &*forge_program };
+    let mut ctx = NativeCtx::new();
+    let outcome = libforge::abi::run_module(&mut ctx, desc);
+    libforge::output::flush();
+    let code = match outcome {
+        Ok(_) => 0,
+        Err(e) => match e.is_exit() {
+            Some(c) => c & 0xff,
+            None => {
+                let (file, source) = libforge::abi::module_source(desc);
+                let colour = if std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal() {
+                    Colour::Always
+                } else {
+                    Colour::Never
+                };
+                let text = libforge::lang::report::report(&e, &[(file, source)], colour);
+                libforge::output::eprint(&text);
+                1
+            }
+        },
+    };
+    if std::env::var_os("FORGE_CHECK_LEAKS").is_some() {
+        ctx.teardown();
+        drop(ctx);
+        let live = libforge::value::live_objects();
+        if libforge::value::live_counting() && live != 0 {
+            eprintln!("forge: leak check: {live} live objects at exit");
+        }
+    }
+    code
+}
