@@ -1,10 +1,11 @@
-//! What builtins need from the tier that runs them (the VM, or compiled code).
+//! What builtins and the shared language semantics (`crate::lang`) need from the tier
+//! that runs them (the VM, or compiled code).
 
 use crate::error::Result;
 use crate::value::Value;
 
-/// The running program, as seen by a builtin. The VM implements it over its frames;
-/// native executables implement it over compiled code.
+/// The running program, as seen by a builtin or a `lang` function. The VM implements
+/// it over its frames; native executables implement it over compiled code.
 pub trait Host {
     /// Calls a Forge callable (function, lambda or builtin) with `args`. Missing
     /// parameters become `null`, extra arguments are dropped.

@@ -4,11 +4,13 @@
 //! knows nothing of the IR. The VM (`interp/`) and native executables reach the same
 //! builtins through [`builtins`] and the same operators through [`ops`].
 
+pub mod abi;
 pub mod builtins;
 pub mod display;
 pub mod error;
 pub mod host;
 pub mod isolate;
+pub mod lang;
 pub mod ops;
 pub mod output;
 pub mod stdlib;
