@@ -11,6 +11,7 @@
 //! ```
 
 mod jit;
+mod testrun;
 mod vm;
 
 use std::io::{IsTerminal, Write};
@@ -25,6 +26,7 @@ use forgec::ir::{self, fgc, Module};
 const USAGE: &str = "usage: forge run [--jit] FILE [args...]
        forge run --emit ir FILE
        forge build FILE [-o OUT]
+       forge test [DIR] [--filter TEXT] [-v]
        forge -e CODE
        forge check FILE
        forge --version
@@ -119,6 +121,7 @@ fn cli(args: &[String]) -> u8 {
             };
             build_file(file, out)
         }
+        Some("test") => testrun::run(&args[i + 1..]),
         Some("check") => {
             let Some(file) = args.get(i + 1) else {
                 eprintln!("forge: check needs a FILE\n\n{USAGE}");

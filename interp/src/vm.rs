@@ -150,6 +150,11 @@ impl Vm {
         }
     }
 
+    /// The environment of the first module run with [`Vm::run_main`].
+    pub fn main_env(&self) -> Value {
+        self.envs.first().cloned().unwrap_or_default()
+    }
+
     /// Drops everything the isolate holds, so that only leaked objects stay alive.
     pub fn teardown(&mut self) {
         self.regs.clear();

@@ -524,6 +524,19 @@ impl<'a> Lowerer<'a> {
                 let pi = self.function(fd, ProtoKind::Function, &fd.name.text, &fd.name.text);
                 self.emit(Instr::Closure { dst: r, proto: pi }, at);
                 self.store(loc, r, at);
+                // Decorators attached to the function are recorded with it (read by the
+                // test runner and the HTTP server): `@NAME` with the function first.
+                for d in &fd.decorators {
+                    let mark = self.mark();
+                    let base = self.temps(1 + d.args.len() as u16);
+                    self.emit(Instr::Move { dst: base, src: r }, d.span.start);
+                    for (i, (_, e)) in d.args.iter().enumerate() {
+                        self.expr(e, base + 1 + i as u16);
+                    }
+                    let k = self.kstr(&format!("@{}", d.name.text));
+                    self.emit(Instr::Decorator { name: k, args: base, n: 1 + d.args.len() as u8 }, d.span.start);
+                    self.release(mark);
+                }
                 return;
             }
             StmtKind::StructDef(sd) => self.struct_def(sd, at),

@@ -388,7 +388,10 @@ pub enum Instr {
     Schedule { func: Reg, interval: Reg, unit: u8 },
     /// start watching path R[path], running closure R[func] on change
     Watch { func: Reg, path: Reg },
-    /// evaluate a standalone decorator K[name] with its arguments in R[args..args+n]
+    /// record decorator K[name] with the values R[args..args+n]: a standalone decorator
+    /// (`@server(port: 80)`) has its arguments there; a decorator attached to a function
+    /// is named with a leading `@` (`@test`) and R[args] is the function, followed by its
+    /// arguments
     Decorator { name: u32, args: Reg, n: u8 },
     /// fail with `cannot destructure non-object` / `non-array` unless R[src] fits
     CheckDestructure { src: Reg, array: bool },
