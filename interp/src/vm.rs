@@ -150,6 +150,15 @@ impl Vm {
         }
     }
 
+    /// Puts a running frame's state back (before leaving its dispatch loop on an
+    /// error). Out of line: it is on the cold path of every fallible instruction.
+    #[cold]
+    #[inline(never)]
+    fn park(&mut self, fi: usize, pc: usize, proto: &Arc<Proto>) {
+        self.frames[fi].pc = pc;
+        self.frames[fi].proto = Some(proto.clone());
+    }
+
     /// The environment of the first module run with [`Vm::run_main`].
     pub fn main_env(&self) -> Value {
         self.envs.first().cloned().unwrap_or_default()
@@ -352,8 +361,7 @@ impl Vm {
             // Puts the prototype back into the frame before leaving this loop.
             macro_rules! park {
                 () => {
-                    self.frames[fi].pc = pc;
-                    self.frames[fi].proto = Some(proto.clone());
+                    self.park(fi, pc, &proto)
                 };
             }
             macro_rules! r {
@@ -484,6 +492,10 @@ impl Vm {
                                     Some(m) => Value::int(m),
                                     None => Value::float(p as f64 * q as f64),
                                 },
+                                // Both fit 48 bits: no overflow once the divisor
+                                // is known not to be zero.
+                                ArithOp::Div if q != 0 => Value::int(p / q),
+                                ArithOp::Mod if q != 0 => Value::int(p % q),
                                 ArithOp::Div => tri!(ops::int_arith(Arith::Div, p, q)),
                                 ArithOp::Mod => tri!(ops::int_arith(Arith::Mod, p, q)),
                             }
@@ -505,6 +517,10 @@ impl Vm {
                                     Some(m) => Value::int(m),
                                     None => Value::float(p as f64 * q as f64),
                                 },
+                                // Both fit 48 bits: no overflow once the divisor
+                                // is known not to be zero.
+                                ArithOp::Div if q != 0 => Value::int(p / q),
+                                ArithOp::Mod if q != 0 => Value::int(p % q),
                                 ArithOp::Div => tri!(ops::int_arith(Arith::Div, p, q)),
                                 ArithOp::Mod => tri!(ops::int_arith(Arith::Mod, p, q)),
                             }
