@@ -7,6 +7,7 @@
 
 pub mod aot;
 pub mod codegen;
+pub mod sema;
 pub mod diag;
 pub mod driver;
 pub mod ir;

@@ -35,6 +35,9 @@ Runs Forge programs. `forge build` compiles FILE to bytecode (FILE with the
 extension .fgc, or OUT), which `forge run` runs like a source file.
 `forgec FILE -o OUT` builds a native executable.";
 
+/// `forge --strict …`: checker findings are errors.
+static STRICT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn colour() -> Colour {
     if std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal() {
         Colour::Always
@@ -71,7 +74,7 @@ fn cli(args: &[String]) -> u8 {
         }
         i += 1;
     }
-    let _ = strict;
+    STRICT.store(strict, std::sync::atomic::Ordering::Relaxed);
     match args.get(i).map(|s| s.as_str()) {
         Some("run") => {
             let mut rest = &args[i + 1..];
@@ -271,6 +274,20 @@ fn compile(file: &str, src: &str) -> Result<Module, u8> {
             print_diag(file, src, d);
         }
         return Err(1);
+    }
+    // The gradual checker (spec 05 §5.8): warnings, or errors with --strict.
+    let findings = forgec::sema::check::check(&program);
+    if STRICT.load(std::sync::atomic::Ordering::Relaxed) {
+        if !findings.is_empty() {
+            for f in &findings {
+                eprint!("{}", report::render_short(f, colour()));
+            }
+            return Err(1);
+        }
+    } else {
+        for f in &findings {
+            eprint!("{}", report::render_warning(f, colour()));
+        }
     }
     let is_builtin = |n: &str| libforge::builtins::lookup(n).is_some();
     let (module, _warnings) = ir::lower::lower_program(file, src, &program, &is_builtin, &mut ir::lower::FsLoader);
