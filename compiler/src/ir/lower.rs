@@ -1611,8 +1611,6 @@ impl<'a> Lowerer<'a> {
             }
         }
         // Falling through every arm: null (only reached when no else arm matched).
-        let fall = self.here();
-        let _ = fall;
         self.emit(Instr::LoadSpecial { dst, which: Special::Null }, at);
         let end = self.here();
         for j in ends {
@@ -1716,11 +1714,10 @@ impl<'a> Lowerer<'a> {
                 for (i, a) in args.iter().enumerate() {
                     let fr = self.temp();
                     self.emit(Instr::VariantField { dst: fr, subject: subj, i: i as u16 }, a.span.start);
-                    if !matches!(a.kind, ast::PatternKind::Wildcard) || true {
-                        let d = self.temp();
-                        self.emit(Instr::IsDefined { dst: d, src: fr }, a.span.start);
-                        fails.push(self.emit(Instr::JmpIfNot { cond: d, target: 0 }, a.span.start));
-                    }
+                    // A sub-pattern for a field the value lacks fails (spec 03 §3.8).
+                    let d = self.temp();
+                    self.emit(Instr::IsDefined { dst: d, src: fr }, a.span.start);
+                    fails.push(self.emit(Instr::JmpIfNot { cond: d, target: 0 }, a.span.start));
                     self.pattern(a, fr, fails);
                 }
             }
@@ -1831,7 +1828,7 @@ fn collect_names_block(b: &Block, out: &mut FxHashSet<String>, inside: bool) {
 }
 
 fn collect_names_stmt(s: &Stmt, out: &mut FxHashSet<String>, inside: bool) {
-    let mut e = |x: &Expr, out: &mut FxHashSet<String>| collect_names_expr(x, out, inside);
+    let e = |x: &Expr, out: &mut FxHashSet<String>| collect_names_expr(x, out, inside);
     match &s.kind {
         StmtKind::Expr(x) | StmtKind::Wait(x) | StmtKind::Crawl(x) => e(x, out),
         StmtKind::Let { target, value, .. } => {
@@ -1953,7 +1950,7 @@ fn fn_names(params: &[ast::Param], body: &Block, out: &mut FxHashSet<String>) {
 }
 
 fn collect_names_expr(x: &Expr, out: &mut FxHashSet<String>, inside: bool) {
-    let mut e = |y: &Expr, out: &mut FxHashSet<String>| collect_names_expr(y, out, inside);
+    let e = |y: &Expr, out: &mut FxHashSet<String>| collect_names_expr(y, out, inside);
     match &x.kind {
         ExprKind::Ident(n) => {
             if inside {

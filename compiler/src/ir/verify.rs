@@ -51,9 +51,6 @@ fn verify_proto(m: &Module, p: &Proto) -> Result<(), String> {
             }
         }
     }
-    for u in &p.upvals {
-        if let UpvalSrc::Reg(_) | UpvalSrc::Upval(_) = u {}
-    }
     use Instr as I;
     for ins in &p.code {
         match *ins {
@@ -284,9 +281,6 @@ fn verify_proto(m: &Module, p: &Proto) -> Result<(), String> {
                 reg(arr)?
             }
         }
-    }
-    for (i, u) in p.upvals.iter().enumerate() {
-        let _ = (i, u);
     }
     Ok(())
 }
