@@ -26,7 +26,7 @@ use libforge::error::{fail, Error};
 use libforge::host::Host;
 use libforge::lang::{self, access, control, dispatch, matching, tasks, timers, types};
 use libforge::ops::{self, Arith, Cmp};
-use libforge::value::{Code, Detached, Function, Key, ModuleEnv, Value};
+use libforge::value::{Shared, Code, Detached, Function, Key, ModuleEnv, Value};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -398,11 +398,7 @@ impl Vm {
                 pc += 1;
                 match ins {
                     Instr::LoadK { dst, k } => {
-                        r!(dst) = match k!(k) {
-                            Const::Int(i) => Value::int(*i),
-                            Const::Float(f) => Value::float(*f),
-                            Const::Str(s) => Value::str(s),
-                        }
+                        r!(dst) = Shared::from_cached_bits(consts_of(&proto)[k as usize]).value();
                     }
                     Instr::LoadInt { dst, v } => r!(dst) = Value::int(v as i64),
                     Instr::LoadSpecial { dst, which } => {
@@ -636,9 +632,9 @@ impl Vm {
                     Instr::NewObject { dst } => r!(dst) = Value::object(libforge::value::new_map()),
                     Instr::ObjInsert { obj, key, src } => {
                         let v = r!(src).clone();
-                        let k = kstr!(key);
+                        let k = Key::from_value(Shared::from_cached_bits(consts_of(&proto)[key as usize]).value());
                         if let Some(m) = r!(obj).object_mut() {
-                            m.insert(Key::new(k), v);
+                            m.insert(k, v);
                         }
                     }
                     Instr::NewStruct { dst, name } => {
@@ -1143,6 +1139,26 @@ fn arith_of(op: ArithOp) -> Arith {
         ArithOp::Div => Arith::Div,
         ArithOp::Mod => Arith::Mod,
     }
+}
+
+/// The prototype's constants as shared runtime values, made on first use (strings
+/// become immortal objects, so loading one allocates nothing).
+#[inline]
+fn consts_of(proto: &Proto) -> &[u64] {
+    proto.runtime_cache.get_or_init(|| {
+        proto
+            .consts
+            .iter()
+            .map(|c| {
+                let v = match c {
+                    Const::Int(i) => Value::int(*i),
+                    Const::Float(f) => Value::float(*f),
+                    Const::Str(s) => Value::str(s),
+                };
+                Shared::new(v).bits()
+            })
+            .collect()
+    })
 }
 
 pub fn make_closure(module: &Arc<Module>, index: u32, env: Value, upvals: Vec<Value>) -> Value {

@@ -812,6 +812,41 @@ impl fmt::Debug for Value {
     }
 }
 
+/// A constant value every isolate may use at once: its object is immortal (never
+/// freed, its count never touched) and immutable (mutation copies it first).
+#[derive(Clone, Copy, Debug)]
+pub struct Shared(u64);
+
+// SAFETY: an immortal object's header is never written (retain/release skip it) and
+// its contents are never mutated in place (`is_unique` is false for it), so threads
+// may read it concurrently.
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// Makes `v` immortal and shareable.
+    pub fn new(v: Value) -> Shared {
+        Shared(v.make_immortal().into_bits())
+    }
+
+    /// The raw word (to keep in an opaque cache).
+    pub fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// Rebuilds a `Shared` from a word made by [`Shared::bits`].
+    pub fn from_cached_bits(bits: u64) -> Shared {
+        Shared(bits)
+    }
+
+    /// The value (no count is taken: the object is immortal or an immediate).
+    #[inline]
+    pub fn value(self) -> Value {
+        Value(self.0, PhantomData)
+    }
+}
+
 /// A value graph that shares nothing with any isolate: it may move to another thread.
 pub struct Detached(Value);
 

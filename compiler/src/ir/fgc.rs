@@ -1106,6 +1106,7 @@ fn read_proto(r: &mut Reader) -> Res<Proto> {
             Ok(ImportInfo { path: r.str()?, names: r.strs()?, module: if r.bool()? { Some(r.u32()?) } else { None } })
         })?,
         matches: r.list(|r| Ok(MatchInfo { named: r.strs()?, idents: r.strs()?, has_wildcard: r.bool()? }))?,
+        runtime_cache: Default::default(),
     })
 }
 

@@ -62,6 +62,10 @@ pub struct Proto {
     pub interfaces: Vec<InterfaceInfo>,
     pub imports: Vec<ImportInfo>,
     pub matches: Vec<MatchInfo>,
+    /// Opaque words a tier may cache per prototype (the VM keeps its constants here as
+    /// immortal runtime values, made once). Not part of the IR's meaning: never
+    /// serialized, never compared.
+    pub runtime_cache: std::sync::OnceLock<Box<[u64]>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
