@@ -5,11 +5,8 @@
 //! This module holds the only `unsafe` of the `forge` crate: turning the JIT's
 //! finished data into the module descriptor the runtime reads.
 
-use std::sync::Arc;
-
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::Module as _;
 use forgec::ir::Module;
 use libforge::abi::NativeCtx;
 
@@ -60,12 +57,4 @@ pub fn run(j: &Jitted) -> (Outcome, NativeCtx) {
     };
     let _ = &j.module;
     (outcome, ctx)
-}
-
-/// Compiles and runs; `None` when the program cannot be compiled natively (the caller
-/// falls back to the VM and says why).
-pub fn try_run(program: &Arc<Module>) -> Result<(Outcome, NativeCtx, Jitted), String> {
-    let j = compile(program)?;
-    let (o, ctx) = run(&j);
-    Ok((o, ctx, j))
 }

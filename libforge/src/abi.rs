@@ -6,27 +6,32 @@
 //! generated code hands over raw value words and pointers to static descriptors. Each
 //! `unsafe` block states what the caller (generated code, whose shape the code
 //! generator fixes) guarantees.
+//!
+//! The entry points are thin: what an instruction means is `crate::lang`, shared with
+//! the VM, so that both tiers behave byte for byte the same. Conventions (borrowed
+//! arguments, owned results, `EXC_BITS` on failure, roots updated in place) are those
+//! documented at the top of `forge_abi::abi`.
 
 #![allow(clippy::missing_safety_doc)]
 
 use std::mem::ManuallyDrop;
+use std::time::{Duration, Instant};
 
-use forge_abi::abi::{CtxHead, ModuleDesc, ProtoDesc, SiteDesc, StrRef};
+use forge_abi::abi::{
+    AdtDesc, CtxHead, ImplDesc, ImportDesc, InterfaceDesc, MatchDesc, ModuleDesc, PathDesc, ProtoDesc, SiteDesc,
+    StrRef, StructDesc,
+};
 use forge_abi::layout as L;
 use forge_abi::report::TraceLine;
-use rustc_hash::FxHashMap;
 
-use crate::display::write_display;
 use crate::error::{Error, Result};
 use crate::host::Host;
+use crate::lang::{self, access, control, dispatch, iter, matching, tasks, timers, types};
 use crate::ops::{self, Arith, Cmp};
-use crate::value::{Code, Function, ModuleEnv, Value};
+use crate::value::{new_map, Code, Detached, Function, Key, ModuleEnv, Value};
 
 /// Nested calls allowed before `maximum recursion depth exceeded` (spec 03 §3.10).
-pub const MAX_DEPTH: u32 = 512;
-
-const DEPTH_MSG: &str =
-    "maximum recursion depth exceeded (512 frames)\n  hint: check for infinite recursion, or restructure to use iteration";
+pub const MAX_DEPTH: u32 = lang::misc::MAX_DEPTH as u32;
 
 /// The context of a native isolate. Generated code reads `head` directly.
 #[repr(C)]
@@ -35,9 +40,15 @@ pub struct NativeCtx {
     /// The error being propagated, if any.
     pub error: Option<Error>,
     /// Standard module objects made on first use.
-    modules: FxHashMap<String, Value>,
+    modules: lang::env::ModuleCache,
     /// Module environments, cleared at teardown (they form cycles with functions).
     envs: Vec<Value>,
+    /// `schedule` blocks and `watch` watchers.
+    timers: timers::Timers,
+    /// Open `timeout` blocks, innermost last (they nest with the calls that open them).
+    timeouts: Vec<control::Timeout>,
+    /// Standalone decorators evaluated so far (kept as the VM keeps them).
+    decorators: Vec<(String, Vec<Value>)>,
 }
 
 impl Default for NativeCtx {
@@ -47,13 +58,19 @@ impl Default for NativeCtx {
 }
 
 impl NativeCtx {
+    /// A fresh isolate. Also registers the native task runner, so that `spawn` in
+    /// compiled code runs tasks on new native isolates.
     pub fn new() -> NativeCtx {
+        tasks::set_task_runner(run_task);
         // The top level counts as depth 1, so MAX_DEPTH nested frames fit.
         NativeCtx {
-            head: CtxHead { depth: 0, max_depth: MAX_DEPTH + 1 },
+            head: CtxHead { depth: 0, max_depth: MAX_DEPTH + 1, schedules: 0 },
             error: None,
-            modules: FxHashMap::default(),
+            modules: lang::env::ModuleCache::new(),
             envs: Vec::new(),
+            timers: timers::Timers::new(),
+            timeouts: Vec::new(),
+            decorators: Vec::new(),
         }
     }
 
@@ -62,17 +79,30 @@ impl NativeCtx {
         L::EXC_BITS
     }
 
-    fn module_object(&mut self, name: &str) -> Value {
-        if let Some(m) = self.modules.get(name) {
-            return m.clone();
+    /// An owned result as a word, storing the error on failure.
+    fn ret(&mut self, r: Result<Value>) -> u64 {
+        match r {
+            Ok(v) => v.into_bits(),
+            Err(e) => self.fail(e),
         }
-        let m = crate::builtins::module_object(name);
-        self.modules.insert(name.to_string(), m.clone());
-        m
+    }
+
+    /// The word of an entry that yields nothing: `NULL_BITS`, or `EXC_BITS` on failure.
+    fn status(&mut self, r: Result<()>) -> u64 {
+        match r {
+            Ok(()) => L::NULL_BITS,
+            Err(e) => self.fail(e),
+        }
     }
 
     /// Drops what the isolate holds so that only leaked objects stay alive.
     pub fn teardown(&mut self) {
+        self.timers.clear();
+        self.head.schedules = 0;
+        self.decorators.clear();
+        for _ in self.timeouts.drain(..) {
+            crate::isolate::pop_deadline();
+        }
         self.modules.clear();
         for e in std::mem::take(&mut self.envs) {
             if let Some(env) = e.as_env() {
@@ -101,6 +131,11 @@ fn borrow(bits: &u64) -> ManuallyDrop<Value> {
     ManuallyDrop::new(unsafe { Value::from_bits(*bits) })
 }
 
+/// A new reference to a borrowed word.
+fn cloned(bits: u64) -> Value {
+    (*borrow(&bits)).clone()
+}
+
 fn str_of(r: &StrRef) -> &'static str {
     if r.len == 0 {
         return "";
@@ -110,75 +145,164 @@ fn str_of(r: &StrRef) -> &'static str {
     unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(r.ptr, r.len)) }
 }
 
+/// The string at `ptr`/`len` in static data.
+///
+/// # Safety
+/// `ptr` points to `len` bytes of UTF-8 in the program's static data.
+unsafe fn static_str(ptr: *const u8, len: i64) -> &'static str {
+    str_of(&StrRef { ptr, len: len as usize })
+}
+
+/// The `n` strings of a static `StrRef` array.
+///
+/// # Safety
+/// `refs` points to `n` StrRefs in static data (or `n` is 0).
+unsafe fn str_list(refs: *const StrRef, n: usize) -> Vec<&'static str> {
+    // SAFETY: as the caller guarantees.
+    (0..n).map(|i| str_of(unsafe { &*refs.add(i) })).collect()
+}
+
+/// `n` borrowed words as values.
+///
+/// # Safety
+/// `ptr` points to `n` value words that stay alive during the borrow (or `n` is 0).
+unsafe fn words<'a>(ptr: *const u64, n: usize) -> &'a [Value] {
+    if n == 0 {
+        return &[];
+    }
+    // SAFETY: `Value` is a transparent wrapper of its word; the slice is only read, so
+    // no reference count changes hands.
+    unsafe { std::slice::from_raw_parts(ptr as *const Value, n) }
+}
+
+/// The value a root slot (`*mut u64`) owns, for updating in place.
+///
+/// # Safety
+/// `root` points to a stack slot holding an owned value word, exclusively ours for the
+/// duration of the call.
+unsafe fn root<'a>(root: *mut u64) -> &'a mut Value {
+    // SAFETY: `Value` is a transparent wrapper of its word; the slot owns it, so
+    // replacing the value through this reference releases the old one correctly.
+    unsafe { &mut *(root as *mut Value) }
+}
+
+/// The context behind the pointer generated code passes.
+///
+/// # Safety
+/// `ctx` is the live context of the running isolate (the first argument of every
+/// compiled function).
+unsafe fn cx<'a>(ctx: *mut NativeCtx) -> &'a mut NativeCtx {
+    // SAFETY: as the caller guarantees; generated code never holds another reference
+    // across the call.
+    unsafe { &mut *ctx }
+}
+
+/// The module environment of a closure (an `Env` value, or null).
+fn env_of(closure: &Value) -> Value {
+    closure.as_function().map(|f| f.env.clone()).unwrap_or_default()
+}
+
+/// Runs `f` with the module environment of the closure word `closure`.
+fn with_env<R>(closure: u64, f: impl FnOnce(&ModuleEnv) -> R) -> Option<R> {
+    let c = borrow(&closure);
+    let env = c.as_function().and_then(|func| func.env.as_env())?;
+    Some(f(env))
+}
+
+fn no_env() -> Error {
+    Error::new("internal error: no module environment")
+}
+
 /// The type of a compiled function's generic entry.
 pub type Entry = unsafe extern "C" fn(*mut NativeCtx, u64, *const u64, u32) -> u64;
 
-/// Calls any callable from Rust on the native tier.
-pub fn call_value(ctx: &mut NativeCtx, f: &Value, args: &[Value]) -> Result<Value> {
+/// Calls any callable from Rust on the native tier. `env` is the module environment of
+/// the calling code, which a builtin sees as [`Host::env`].
+pub fn call_value(ctx: &mut NativeCtx, env: &Value, f: &Value, args: &[Value]) -> Result<Value> {
     if let Some(func) = f.as_function() {
         if let Code::Native(entry) = func.code {
             // SAFETY: native closures are created by `forge_closure` from a ProtoDesc
             // whose entry is a generated function with the `Entry` signature.
             let entry: Entry = unsafe { std::mem::transmute::<usize, Entry>(entry) };
-            let words: Vec<u64> = args.iter().map(|a| a.bits()).collect();
-            // SAFETY: `args` stay alive (borrowed) for the whole call.
-            let r = unsafe { entry(ctx as *mut NativeCtx, f.bits(), words.as_ptr(), words.len() as u32) };
+            // SAFETY: `args` stay alive (borrowed) for the whole call; `Value` is a
+            // transparent wrapper of its word.
+            let r = unsafe { entry(ctx as *mut NativeCtx, f.bits(), args.as_ptr() as *const u64, args.len() as u32) };
             return result_of(ctx, r);
         }
         return crate::error::fail("cannot call interpreted code from a native program");
     }
     if let Some(i) = f.builtin_index() {
+        // A running builtin counts towards the depth limit, as in the VM.
         ctx.head.depth += 1;
         let r = if ctx.head.depth > ctx.head.max_depth {
-            Err(Error::new(DEPTH_MSG))
+            Err(lang::misc::depth_exceeded())
         } else {
-            let mut host = NativeHost { ctx, env: Value::NULL };
+            let mut host = NativeHost { ctx, env: env.clone() };
             crate::builtins::call(i, &mut host, args)
         };
         ctx.head.depth -= 1;
         return r;
     }
-    crate::error::fail(format!("cannot call {}", ops::type_name(f)))
+    types::call_other(f, args.to_vec())
+}
+
+/// Runs the closures of due timers (a safe point).
+fn run_due(ctx: &mut NativeCtx) -> Result<()> {
+    for f in ctx.timers.take_due() {
+        timers::timer_result(call_value(ctx, &Value::NULL, &f, &[]))?;
+    }
+    Ok(())
+}
+
+/// Sleeps `dur` (the `wait` builtin, `retry` back-off), running due timers meanwhile
+/// as the VM does.
+fn sleep(ctx: &mut NativeCtx, dur: Duration) -> Result<()> {
+    if ctx.timers.is_empty() {
+        return crate::host::sleep_cancellable(dur);
+    }
+    let end = Instant::now() + dur;
+    loop {
+        run_due(ctx)?;
+        let now = Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        let next = ctx.timers.next_due(end);
+        crate::host::sleep_cancellable(next.saturating_duration_since(now))?;
+    }
 }
 
 /// The `Host` builtins see when called from native code.
 pub struct NativeHost<'a> {
     pub ctx: &'a mut NativeCtx,
+    /// The module environment of the code that called the builtin.
     pub env: Value,
 }
 
 impl Host for NativeHost<'_> {
     fn call(&mut self, callee: &Value, args: &[Value]) -> Result<Value> {
-        call_value(self.ctx, callee, args)
+        // A call back into Forge code from a builtin counts one more level, as in the VM.
+        self.ctx.head.depth += 1;
+        let r = call_value(self.ctx, &self.env, callee, args);
+        self.ctx.head.depth -= 1;
+        r
     }
 
     fn env(&self) -> Value {
         self.env.clone()
     }
+
+    fn sleep(&mut self, dur: Duration) -> Result<()> {
+        sleep(self.ctx, dur)
+    }
 }
 
-/// Creates the environment of a compiled module: builtin names start bound to their
-/// builtins (as in the VM).
+/// Creates the environment of a compiled module (builtin names start bound, as in the
+/// VM).
 fn new_env(ctx: &mut NativeCtx, desc: &ModuleDesc) -> Value {
-    let mut names = Vec::with_capacity(desc.n_globals);
-    for i in 0..desc.n_globals {
-        // SAFETY: `globals` points to `n_globals` StrRefs in static data.
-        let r = unsafe { &*desc.globals.add(i) };
-        names.push(str_of(r).to_string());
-    }
-    let names: std::sync::Arc<[String]> = names.into();
-    let env = Value::env(ModuleEnv::new(names.clone(), str_of(&desc.file).into()));
-    {
-        let e = env.as_env().expect("env");
-        let mut slots = e.slots.borrow_mut();
-        for (i, n) in names.iter().enumerate() {
-            if let Some(b) = crate::builtins::lookup(n) {
-                slots[i] = b;
-            } else if crate::builtins::is_module(n) {
-                slots[i] = ctx.module_object(n);
-            }
-        }
-    }
+    // SAFETY: `globals` points to `n_globals` StrRefs in static data.
+    let names: Vec<String> = unsafe { str_list(desc.globals, desc.n_globals) }.into_iter().map(String::from).collect();
+    let env = lang::env::new_module_env(&names, str_of(&desc.file), &mut ctx.modules);
     ctx.envs.push(env.clone());
     env
 }
@@ -193,13 +317,19 @@ fn closure_of(desc: &ProtoDesc, env: Value, upvals: Vec<Value>) -> Value {
     })
 }
 
-/// Runs a compiled module's top level in a new environment.
-pub fn run_module(ctx: &mut NativeCtx, desc: &ModuleDesc) -> Result<Value> {
+/// Runs a compiled module's top level in a new environment; returns the environment.
+fn run_top_level(ctx: &mut NativeCtx, desc: &ModuleDesc) -> Result<Value> {
     let env = new_env(ctx, desc);
     // SAFETY: `main` points to the module's first ProtoDesc in static data.
     let main = unsafe { &*desc.main };
-    let f = closure_of(main, env, Vec::new());
-    call_value(ctx, &f, &[])
+    let f = closure_of(main, env.clone(), Vec::new());
+    call_value(ctx, &Value::NULL, &f, &[])?;
+    Ok(env)
+}
+
+/// Runs a compiled module's top level in a new environment.
+pub fn run_module(ctx: &mut NativeCtx, desc: &ModuleDesc) -> Result<Value> {
+    run_top_level(ctx, desc).map(|_| Value::NULL)
 }
 
 /// The source text of a compiled module (for error excerpts).
@@ -207,12 +337,41 @@ pub fn module_source(desc: &ModuleDesc) -> (&'static str, &'static str) {
     (str_of(&desc.file), str_of(&desc.source))
 }
 
-// ----- entry points -----
+/// `(file, source)` of a compiled module and of the modules it imports, depth first
+/// (the order `lang::report::report` expects).
+pub fn module_sources(desc: &ModuleDesc) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    collect_sources(desc, &mut out);
+    out
+}
+
+fn collect_sources(desc: &ModuleDesc, out: &mut Vec<(&'static str, &'static str)>) {
+    out.push(module_source(desc));
+    for i in 0..desc.n_imports {
+        // SAFETY: `imports` points to `n_imports` pointers to ModuleDescs in static data.
+        let sub = unsafe { &**desc.imports.add(i) };
+        collect_sources(sub, out);
+    }
+}
+
+/// Runs a spawned task's closure on a fresh native isolate of the task's thread: the
+/// native tier's side of [`tasks::spawn`], registered by [`NativeCtx::new`].
+fn run_task(job: Detached) -> Detached {
+    let f = job.attach();
+    let mut ctx = NativeCtx::new();
+    let result = tasks::task_result(call_value(&mut ctx, &Value::NULL, &f, &[]));
+    let detached = result.detach();
+    drop(result);
+    drop(f);
+    ctx.teardown();
+    detached
+}
+
+// ----- entry points: memory, constants, operators -----
 
 #[no_mangle]
-pub unsafe extern "C" fn forge_retain(v: u64) {
-    let val = borrow(&v);
-    std::mem::forget((*val).clone());
+pub extern "C" fn forge_retain(v: u64) {
+    std::mem::forget(cloned(v));
 }
 
 #[no_mangle]
@@ -224,7 +383,7 @@ pub unsafe extern "C" fn forge_release(v: u64) {
 #[no_mangle]
 pub unsafe extern "C" fn forge_const_str(ptr: *const u8, len: i64) -> u64 {
     // SAFETY: the code generator passes the address and length of UTF-8 bytes.
-    let s = unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr, len as usize)) };
+    let s = unsafe { static_str(ptr, len) };
     Value::str(s).make_immortal().into_bits()
 }
 
@@ -233,24 +392,13 @@ pub extern "C" fn forge_const_int(i: i64) -> u64 {
     Value::int(i).make_immortal().into_bits()
 }
 
+/// `LoadBuiltin`: a global builtin, a standard module or `module.member`.
 #[no_mangle]
 pub unsafe extern "C" fn forge_builtin(ctx: *mut NativeCtx, ptr: *const u8, len: i64) -> u64 {
-    // SAFETY: ctx is the live context passed to the calling function; ptr/len as above.
-    let (ctx, name) = unsafe { (&mut *ctx, std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr, len as usize))) };
-    if let Some((m, member)) = name.split_once('.') {
-        let obj = ctx.module_object(m);
-        return match obj.as_object().and_then(|o| o.get(member).cloned()) {
-            Some(v) => v.into_bits(),
-            None => ctx.fail(Error::new(format!("{name} is not available in this build"))),
-        };
-    }
-    if let Some(b) = crate::builtins::lookup(name) {
-        return b.into_bits();
-    }
-    if crate::builtins::is_module(name) {
-        return ctx.module_object(name).into_bits();
-    }
-    ctx.fail(Error::new(format!("undefined variable: '{name}'")))
+    // SAFETY: ctx is the live context; ptr/len name static UTF-8 bytes.
+    let (ctx, name) = unsafe { (cx(ctx), static_str(ptr, len)) };
+    let r = lang::env::load_builtin(name, &mut ctx.modules);
+    ctx.ret(r)
 }
 
 fn arith_op(op: i32) -> Arith {
@@ -266,11 +414,9 @@ fn arith_op(op: i32) -> Arith {
 #[no_mangle]
 pub unsafe extern "C" fn forge_arith(ctx: *mut NativeCtx, op: i32, a: u64, b: u64) -> u64 {
     // SAFETY: ctx is the live context.
-    let ctx = unsafe { &mut *ctx };
-    match ops::arith(arith_op(op), &borrow(&a), &borrow(&b)) {
-        Ok(v) => v.into_bits(),
-        Err(e) => ctx.fail(e),
-    }
+    let ctx = unsafe { cx(ctx) };
+    let r = ops::arith(arith_op(op), &borrow(&a), &borrow(&b));
+    ctx.ret(r)
 }
 
 fn compare(op: i32, a: &Value, b: &Value) -> Result<bool> {
@@ -287,11 +433,9 @@ fn compare(op: i32, a: &Value, b: &Value) -> Result<bool> {
 #[no_mangle]
 pub unsafe extern "C" fn forge_compare(ctx: *mut NativeCtx, op: i32, a: u64, b: u64) -> u64 {
     // SAFETY: ctx is the live context.
-    let ctx = unsafe { &mut *ctx };
-    match compare(op, &borrow(&a), &borrow(&b)) {
-        Ok(t) => Value::bool(t).into_bits(),
-        Err(e) => ctx.fail(e),
-    }
+    let ctx = unsafe { cx(ctx) };
+    let r = compare(op, &borrow(&a), &borrow(&b)).map(Value::bool);
+    ctx.ret(r)
 }
 
 #[no_mangle]
@@ -311,11 +455,9 @@ pub extern "C" fn forge_compare_lenient(op: i32, a: u64, b: u64) -> u64 {
 #[no_mangle]
 pub unsafe extern "C" fn forge_neg(ctx: *mut NativeCtx, v: u64) -> u64 {
     // SAFETY: ctx is the live context.
-    let ctx = unsafe { &mut *ctx };
-    match ops::negate(&borrow(&v)) {
-        Ok(v) => v.into_bits(),
-        Err(e) => ctx.fail(e),
-    }
+    let ctx = unsafe { cx(ctx) };
+    let r = ops::negate(&borrow(&v));
+    ctx.ret(r)
 }
 
 #[no_mangle]
@@ -323,55 +465,59 @@ pub extern "C" fn forge_truthy(v: u64) -> i32 {
     ops::truthy(&borrow(&v)) as i32
 }
 
-fn env_of(closure: &Value) -> Value {
-    closure.as_function().map(|f| f.env.clone()).unwrap_or_default()
-}
+// ----- variables -----
 
 /// `undefined variable: 'x'` with the hint computed as the VM does.
-fn undefined(name: &str, env: &Value, site: &SiteDesc) -> Error {
-    let mut locals: Vec<String> = Vec::with_capacity(site.n_locals);
-    for i in 0..site.n_locals {
-        // SAFETY: `locals` points to `n_locals` StrRefs in static data.
-        locals.push(str_of(unsafe { &*site.locals.add(i) }).to_string());
-    }
-    match env.as_env() {
-        Some(e) => crate::lang::env::undefined_variable(name, e, &locals),
-        None => Error::new(format!("undefined variable: '{name}'")),
-    }
+fn undefined(name: &str, env: &ModuleEnv, site: &SiteDesc) -> Error {
+    // SAFETY: `locals` points to `n_locals` StrRefs in static data.
+    let locals: Vec<String> = unsafe { str_list(site.locals, site.n_locals) }.into_iter().map(String::from).collect();
+    lang::env::undefined_variable(name, env, &locals)
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn forge_global_get(ctx: *mut NativeCtx, closure: u64, slot: i32, site: *const SiteDesc) -> u64 {
     // SAFETY: ctx is live; site points to a static SiteDesc.
-    let (ctx, site) = unsafe { (&mut *ctx, &*site) };
-    let env = env_of(&borrow(&closure));
-    let Some(e) = env.as_env() else { return ctx.fail(Error::new("no module environment")) };
-    let v = e.get(slot as usize);
-    if v.is_undef() {
-        let name = e.names[slot as usize].clone();
-        return ctx.fail(undefined(&name, &env, site));
-    }
-    v.into_bits()
+    let (ctx, site) = unsafe { (cx(ctx), &*site) };
+    let r = with_env(closure, |e| {
+        let v = e.get(slot as usize);
+        if v.is_undef() {
+            return Err(undefined(&e.names[slot as usize], e, site));
+        }
+        Ok(v)
+    });
+    ctx.ret(r.unwrap_or_else(|| Err(no_env())))
 }
 
 #[no_mangle]
 pub extern "C" fn forge_global_get_opt(closure: u64, slot: i32) -> u64 {
-    let env = env_of(&borrow(&closure));
-    env.as_env().map(|e| e.get(slot as usize)).unwrap_or(Value::UNDEF).into_bits()
+    with_env(closure, |e| e.get(slot as usize)).unwrap_or(Value::UNDEF).into_bits()
 }
 
 #[no_mangle]
 pub extern "C" fn forge_global_set(closure: u64, slot: i32, v: u64) {
-    let env = env_of(&borrow(&closure));
-    if let Some(e) = env.as_env() {
-        let old = e.set(slot as usize, (*borrow(&v)).clone());
-        drop(old);
-    }
+    let v = cloned(v);
+    let old = with_env(closure, |e| e.set(slot as usize, v));
+    drop(old);
+}
+
+/// Moves a global's value out (the slot reads as unbound until `forge_global_put`).
+#[no_mangle]
+pub extern "C" fn forge_global_take(closure: u64, slot: i32) -> u64 {
+    with_env(closure, |e| e.set(slot as usize, Value::UNDEF)).unwrap_or(Value::UNDEF).into_bits()
+}
+
+/// Moves a value (consumed) back into a global.
+#[no_mangle]
+pub unsafe extern "C" fn forge_global_put(closure: u64, slot: i32, v: u64) {
+    // SAFETY: generated code hands over the reference it took with forge_global_take.
+    let v = unsafe { Value::from_bits(v) };
+    let old = with_env(closure, |e| e.set(slot as usize, v));
+    drop(old);
 }
 
 #[no_mangle]
 pub extern "C" fn forge_cell_new(v: u64) -> u64 {
-    Value::cell((*borrow(&v)).clone()).into_bits()
+    Value::cell(cloned(v)).into_bits()
 }
 
 #[no_mangle]
@@ -386,19 +532,31 @@ pub unsafe extern "C" fn forge_cell_get(
     let v = borrow(&cell).cell_get();
     if v.is_undef() && name_len >= 0 {
         // SAFETY: ctx is live; site and name point to static data.
-        let (ctx, site, name) = unsafe {
-            (&mut *ctx, &*site, std::str::from_utf8_unchecked(std::slice::from_raw_parts(name, name_len as usize)))
-        };
-        let env = env_of(&borrow(&closure));
-        return ctx.fail(undefined(name, &env, site));
+        let (ctx, site, name) = unsafe { (cx(ctx), &*site, static_str(name, name_len)) };
+        let e = with_env(closure, |e| undefined(name, e, site)).unwrap_or_else(no_env);
+        return ctx.fail(e);
     }
     v.into_bits()
 }
 
 #[no_mangle]
 pub extern "C" fn forge_cell_set(cell: u64, v: u64) {
-    let old = borrow(&cell).cell_set((*borrow(&v)).clone());
+    let old = borrow(&cell).cell_set(cloned(v));
     drop(old);
+}
+
+/// Moves a cell's content out (the cell reads as unbound until `forge_cell_put`).
+#[no_mangle]
+pub extern "C" fn forge_cell_take(cell: u64) -> u64 {
+    borrow(&cell).cell_set(Value::UNDEF).into_bits()
+}
+
+/// Moves a value (consumed) back into a cell.
+#[no_mangle]
+pub unsafe extern "C" fn forge_cell_put(cell: u64, v: u64) {
+    // SAFETY: generated code hands over the reference it took with forge_cell_take.
+    let v = unsafe { Value::from_bits(v) };
+    drop(borrow(&cell).cell_set(v));
 }
 
 #[no_mangle]
@@ -407,24 +565,149 @@ pub extern "C" fn forge_upval(closure: u64, idx: i32) -> u64 {
     c.as_function().and_then(|f| f.upvals.get(idx as usize).cloned()).unwrap_or_default().into_bits()
 }
 
+// ----- in-place updates of a variable -----
+
+/// The variable name of a path.
+///
+/// # Safety
+/// `path` points to a PathDesc in static data.
+unsafe fn path_name(path: *const PathDesc) -> &'static str {
+    // SAFETY: as the caller guarantees.
+    str_of(unsafe { &(*path).name })
+}
+
+/// `SetPath`: `name.steps… = v` on the root in `slot`; index steps take their value
+/// from `idx` (same positions as the steps).
 #[no_mangle]
-pub unsafe extern "C" fn forge_call(ctx: *mut NativeCtx, f: u64, args: *const u64, n: i32) -> u64 {
-    // SAFETY: ctx is live; args points to `n` borrowed words on the caller's stack.
-    let (ctx, words) = unsafe { (&mut *ctx, std::slice::from_raw_parts(args, n as usize)) };
-    let f = borrow(&f);
-    if let Some(func) = f.as_function() {
+pub unsafe extern "C" fn forge_set_path(
+    ctx: *mut NativeCtx,
+    slot: *mut u64,
+    path: *const PathDesc,
+    idx: *const u64,
+    v: u64,
+) -> u64 {
+    // SAFETY: ctx is live; path points to a static PathDesc whose steps array has
+    // `n_steps` entries; idx points to as many words, live where a step is an index.
+    let (ctx, path) = unsafe { (cx(ctx), &*path) };
+    let steps: Vec<access::PathStep<'_>> = (0..path.n_steps)
+        .map(|i| {
+            // SAFETY: as above.
+            let s = unsafe { &*path.steps.add(i) };
+            if s.ptr.is_null() {
+                // SAFETY: as above.
+                access::PathStep::Index(cloned(unsafe { *idx.add(i) }))
+            } else {
+                access::PathStep::Field(str_of(s))
+            }
+        })
+        .collect();
+    let v = cloned(v);
+    // SAFETY: slot is a root slot of the calling code.
+    let r = access::set_path(unsafe { root(slot) }, str_of(&path.name), &steps, v);
+    ctx.status(r)
+}
+
+/// `PushPop`: in-place `push` (of `arg`) or `pop` on the root in `slot`.
+#[no_mangle]
+pub unsafe extern "C" fn forge_push_pop(
+    ctx: *mut NativeCtx,
+    slot: *mut u64,
+    path: *const PathDesc,
+    arg: u64,
+    pop: i32,
+) -> u64 {
+    // SAFETY: ctx is live; path points to a static PathDesc; slot is a root slot.
+    let (ctx, name, root) = unsafe { (cx(ctx), path_name(path), root(slot)) };
+    let r = if pop != 0 { access::pop(root, name) } else { access::push(root, name, cloned(arg)) };
+    ctx.ret(r)
+}
+
+/// `AppendVar`: `name = name + v` in place on the root in `slot`.
+#[no_mangle]
+pub unsafe extern "C" fn forge_append(ctx: *mut NativeCtx, slot: *mut u64, path: *const PathDesc, v: u64) -> u64 {
+    // SAFETY: ctx is live; path points to a static PathDesc; slot is a root slot.
+    let (ctx, name, root) = unsafe { (cx(ctx), path_name(path), root(slot)) };
+    let v = cloned(v);
+    let r = access::append(root, name, &v);
+    ctx.status(r)
+}
+
+/// `ArrayExtend`: spreads `v` into the array literal in `slot`.
+#[no_mangle]
+pub unsafe extern "C" fn forge_array_extend(slot: *mut u64, v: u64) {
+    let v = cloned(v);
+    // SAFETY: slot is a root slot holding the array under construction.
+    access::array_extend(unsafe { root(slot) }, v);
+}
+
+/// `ObjInsert`: an entry of the object literal in `slot`.
+#[no_mangle]
+pub unsafe extern "C" fn forge_obj_insert(slot: *mut u64, key: *const u8, len: i64, v: u64) {
+    let v = cloned(v);
+    // SAFETY: slot is a root slot; key/len are static UTF-8 bytes.
+    let (obj, key) = unsafe { (root(slot), static_str(key, len)) };
+    if let Some(m) = obj.object_mut() {
+        m.insert(Key::new(key), v);
+    }
+}
+
+/// `FinishStruct`: tags the struct literal in `slot`.
+#[no_mangle]
+pub unsafe extern "C" fn forge_struct_finish(slot: *mut u64, name: *const u8, len: i64) {
+    // SAFETY: slot is a root slot; name/len are static UTF-8 bytes.
+    let (obj, name) = unsafe { (root(slot), static_str(name, len)) };
+    types::finish_struct(obj, name);
+}
+
+// ----- calls and closures -----
+
+/// `Call`: calls `f` with `n` borrowed arguments; `caller` is the calling closure
+/// (whose module environment builtins see).
+#[no_mangle]
+pub unsafe extern "C" fn forge_call(ctx: *mut NativeCtx, caller: u64, f: u64, args: *const u64, n: i32) -> u64 {
+    let fv = borrow(&f);
+    if let Some(func) = fv.as_function() {
         if let Code::Native(entry) = func.code {
             // SAFETY: as in `call_value`.
             let entry: Entry = unsafe { std::mem::transmute::<usize, Entry>(entry) };
-            // SAFETY: the arguments stay borrowed for the call.
-            return unsafe { entry(ctx as *mut NativeCtx, f.bits(), args, n as u32) };
+            // SAFETY: ctx is live; the arguments stay borrowed for the call.
+            return unsafe { entry(ctx, f, args, n as u32) };
         }
     }
-    let argv: Vec<Value> = words.iter().map(|w| (*borrow(w)).clone()).collect();
-    match call_value(ctx, &f, &argv) {
-        Ok(v) => v.into_bits(),
-        Err(e) => ctx.fail(e),
-    }
+    // SAFETY: ctx is live; args points to `n` borrowed words on the caller's stack.
+    let (ctx, argv) = unsafe { (cx(ctx), words(args, n as usize)) };
+    let env = env_of(&borrow(&caller));
+    let r = call_value(ctx, &env, &fv, argv);
+    ctx.ret(r)
+}
+
+/// `CallMethod`: `recv.name(args)`, resolved by the shared dispatch rules in the
+/// caller's module environment, then called like any value.
+#[no_mangle]
+pub unsafe extern "C" fn forge_call_method(
+    ctx: *mut NativeCtx,
+    caller: u64,
+    recv: u64,
+    name: *const u8,
+    len: i64,
+    args: *const u64,
+    n: i32,
+) -> u64 {
+    // SAFETY: ctx is live; name/len are static UTF-8 bytes; args points to `n`
+    // borrowed words.
+    let (ctx, name, argv) = unsafe { (cx(ctx), static_str(name, len), words(args, n as usize)) };
+    let env = env_of(&borrow(&caller));
+    let Some(e) = env.as_env() else { return ctx.fail(no_env()) };
+    let resolved = {
+        let mut host = NativeHost { ctx: &mut *ctx, env: env.clone() };
+        dispatch::resolve_method(&mut host, e, cloned(recv), name, argv.to_vec())
+    };
+    let r = match resolved {
+        Ok(dispatch::Dispatch::Call { callee, args }) => call_value(ctx, &env, &callee, &args),
+        Ok(dispatch::Dispatch::Done(v)) => Ok(v),
+        Err(e) => Err(e),
+    };
+    ctx.ret(r)
 }
 
 #[no_mangle]
@@ -436,53 +719,516 @@ pub unsafe extern "C" fn forge_closure(
     upvals: *const u64,
 ) -> u64 {
     // SAFETY: desc points to a static ProtoDesc; upvals to `n` borrowed cell words.
-    let (desc, words) = unsafe { (&*desc, std::slice::from_raw_parts(upvals, n as usize)) };
+    let (desc, cells) = unsafe { (&*desc, words(upvals, n as usize)) };
     let env = env_of(&borrow(&parent));
-    let cells = words.iter().map(|w| (*borrow(w)).clone()).collect();
-    closure_of(desc, env, cells).into_bits()
+    closure_of(desc, env, cells.to_vec()).into_bits()
 }
+
+// ----- output and strings -----
 
 #[no_mangle]
 pub extern "C" fn forge_print(kind: i32, v: u64) {
-    let mut s = crate::display::display(&borrow(&v));
-    match kind {
-        1 => s = s.to_uppercase(),
-        2 => s = s.to_lowercase(),
-        _ => {}
-    }
-    s.push('\n');
-    crate::output::write(&s);
+    let how = match kind {
+        1 => lang::misc::Print::Yell,
+        2 => lang::misc::Print::Whisper,
+        _ => lang::misc::Print::Say,
+    };
+    lang::misc::print(how, &borrow(&v));
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn forge_array_new(ptr: *const u64, n: i32) -> u64 {
     // SAFETY: ptr points to `n` borrowed words.
-    let words = unsafe { std::slice::from_raw_parts(ptr, n as usize) };
-    Value::array(words.iter().map(|w| (*borrow(w)).clone()).collect()).into_bits()
+    let items = unsafe { words(ptr, n as usize) };
+    Value::array(items.to_vec()).into_bits()
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn forge_concat(ptr: *const u64, n: i32) -> u64 {
     // SAFETY: ptr points to `n` borrowed words.
-    let words = unsafe { std::slice::from_raw_parts(ptr, n as usize) };
-    let mut s = String::new();
-    for w in words {
-        write_display(&mut s, &borrow(w));
-    }
-    Value::string(s).into_bits()
+    let parts = unsafe { words(ptr, n as usize) };
+    lang::misc::concat(parts).into_bits()
 }
+
+// ----- objects, fields and indexing -----
+
+#[no_mangle]
+pub extern "C" fn forge_object_new() -> u64 {
+    Value::object(new_map()).into_bits()
+}
+
+/// `NewStruct`: a struct literal's recorded defaults, from the closure's module.
+#[no_mangle]
+pub unsafe extern "C" fn forge_struct_new(closure: u64, name: *const u8, len: i64) -> u64 {
+    // SAFETY: name/len are static UTF-8 bytes.
+    let name = unsafe { static_str(name, len) };
+    with_env(closure, |e| types::new_struct(e, name)).unwrap_or_default().into_bits()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_get_field(
+    ctx: *mut NativeCtx,
+    closure: u64,
+    obj: u64,
+    name: *const u8,
+    len: i64,
+) -> u64 {
+    // SAFETY: ctx is live; name/len are static UTF-8 bytes.
+    let (ctx, name) = unsafe { (cx(ctx), static_str(name, len)) };
+    let r = with_env(closure, |e| access::get_field(e, &borrow(&obj), name)).unwrap_or_else(|| Err(no_env()));
+    ctx.ret(r)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_get_index(ctx: *mut NativeCtx, obj: u64, idx: u64) -> u64 {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    let r = access::get_index(&borrow(&obj), &borrow(&idx));
+    ctx.ret(r)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_check_destructure(ctx: *mut NativeCtx, v: u64, array: i32) -> u64 {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    let r = access::check_destructure(&borrow(&v), array != 0);
+    ctx.status(r)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_get_key_or(obj: u64, name: *const u8, len: i64) -> u64 {
+    // SAFETY: name/len are static UTF-8 bytes.
+    let name = unsafe { static_str(name, len) };
+    access::destructure_key(&borrow(&obj), name).into_bits()
+}
+
+#[no_mangle]
+pub extern "C" fn forge_array_at(arr: u64, i: i32) -> u64 {
+    access::destructure_at(&borrow(&arr), i as usize).into_bits()
+}
+
+#[no_mangle]
+pub extern "C" fn forge_array_rest(arr: u64, skip: i32) -> u64 {
+    access::destructure_rest(&borrow(&arr), skip as usize).into_bits()
+}
+
+// ----- iteration -----
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_for_prep(ctx: *mut NativeCtx, v: u64) -> u64 {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    let r = iter::for_prep(&borrow(&v));
+    ctx.status(r)
+}
+
+/// `ForNext`: step `i` of a loop over `coll`. Returns 1 and writes the bound value(s)
+/// (owned) to `out[0]` (and `out[1]` with two names), or 0 when the loop is over.
+#[no_mangle]
+pub unsafe extern "C" fn forge_for_next(coll: u64, i: i64, two: i32, out: *mut u64) -> i32 {
+    let vars = if two != 0 { iter::ForVars::Two } else { iter::ForVars::One };
+    match iter::for_next(&borrow(&coll), i as usize, vars) {
+        None => 0,
+        Some((a, b)) => {
+            // SAFETY: out points to two writable words of the caller's stack.
+            unsafe {
+                *out = a.into_bits();
+                *out.add(1) = b.unwrap_or_default().into_bits();
+            }
+            1
+        }
+    }
+}
+
+// ----- results, tasks and other unary operations -----
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_must(ctx: *mut NativeCtx, v: u64) -> u64 {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    let r = control::must(cloned(v));
+    ctx.ret(r)
+}
+
+/// `Question`: `v?`. On success `*ret` is 0 and the result is the value to continue
+/// with, or `*ret` is 1 and the result is the value to return from the function.
+#[no_mangle]
+pub unsafe extern "C" fn forge_question(ctx: *mut NativeCtx, v: u64, top_level: i32, ret: *mut u64) -> u64 {
+    // SAFETY: ctx is live; ret points to a writable word of the caller's stack.
+    let (ctx, ret) = unsafe { (cx(ctx), &mut *ret) };
+    match control::question(cloned(v), top_level != 0) {
+        Ok(control::Propagate::Continue(x)) => {
+            *ret = 0;
+            x.into_bits()
+        }
+        Ok(control::Propagate::Return(x)) => {
+            *ret = 1;
+            x.into_bits()
+        }
+        Err(e) => ctx.fail(e),
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn forge_await(v: u64) -> u64 {
+    tasks::await_value(cloned(v)).into_bits()
+}
+
+#[no_mangle]
+pub extern "C" fn forge_freeze(v: u64) -> u64 {
+    cloned(v).freeze().into_bits()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_ask(ctx: *mut NativeCtx, v: u64) -> u64 {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    let r = lang::misc::ask(&borrow(&v));
+    ctx.ret(r)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_spawn(ctx: *mut NativeCtx, f: u64) -> u64 {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    let r = tasks::spawn(&borrow(&f));
+    ctx.ret(r)
+}
+
+/// `Check` of kind `kind` (the order of `ir::CheckKind`) on `args[0]`, with its
+/// operands in the following words.
+#[no_mangle]
+pub unsafe extern "C" fn forge_check(ctx: *mut NativeCtx, kind: i32, args: *const u64) -> u64 {
+    let n = match kind {
+        3 => 3,
+        4 => 2,
+        _ => 1,
+    };
+    // SAFETY: ctx is live; args points to the borrowed words the kind needs.
+    let (ctx, a) = unsafe { (cx(ctx), words(args, n)) };
+    let how = match kind {
+        0 => control::Check::Truthy,
+        1 => control::Check::Empty,
+        2 => control::Check::NotEmpty,
+        3 => control::Check::Between { lo: &a[1], hi: &a[2] },
+        _ => control::Check::Contains(&a[1]),
+    };
+    let r = control::check(&a[0], how);
+    ctx.status(r)
+}
+
+// ----- pattern tests of `match` -----
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_test_variant(v: u64, name: *const u8, len: i64) -> i32 {
+    // SAFETY: name/len are static UTF-8 bytes.
+    let name = unsafe { static_str(name, len) };
+    matching::test_variant(&borrow(&v), name) as i32
+}
+
+#[no_mangle]
+pub extern "C" fn forge_variant_field(v: u64, i: i32) -> u64 {
+    matching::variant_field(&borrow(&v), i as u16).into_bits()
+}
+
+/// `TestLiteral`: `kind` 0 is an Int (`payload`), 1 a Float (`payload` holds its
+/// bits), 2 a String (`ptr`/`len`).
+#[no_mangle]
+pub unsafe extern "C" fn forge_test_literal(v: u64, kind: i32, payload: i64, ptr: *const u8, len: i64) -> i32 {
+    let lit = match kind {
+        0 => matching::Literal::Int(payload),
+        1 => matching::Literal::Float(f64::from_bits(payload as u64)),
+        // SAFETY: ptr/len are static UTF-8 bytes.
+        _ => matching::Literal::Str(unsafe { static_str(ptr, len) }),
+    };
+    matching::test_literal(&borrow(&v), lit) as i32
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_test_ident(subject: u64, binding: u64, name: *const u8, len: i64) -> i32 {
+    // SAFETY: name/len are static UTF-8 bytes.
+    let name = unsafe { static_str(name, len) };
+    matching::test_ident(&borrow(&subject), &borrow(&binding), name) as i32
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_match_exhaustive(
+    ctx: *mut NativeCtx,
+    closure: u64,
+    subject: u64,
+    desc: *const MatchDesc,
+) -> u64 {
+    // SAFETY: ctx is live; desc points to a static MatchDesc.
+    let (ctx, d) = unsafe { (cx(ctx), &*desc) };
+    // SAFETY: the MatchDesc's arrays hold the counts it gives.
+    let (named, idents) = unsafe { (str_list(d.named, d.n_named), str_list(d.idents, d.n_idents)) };
+    let named: Vec<String> = named.into_iter().map(String::from).collect();
+    let idents: Vec<String> = idents.into_iter().map(String::from).collect();
+    let r =
+        with_env(closure, |e| matching::check_exhaustive(e, &borrow(&subject), &named, &idents, d.has_wildcard != 0))
+            .unwrap_or_else(|| Err(no_env()));
+    ctx.status(r)
+}
+
+// ----- definitions and imports -----
+
+/// `DefStruct`: the defaults are `n_defaults` borrowed words at `defaults`.
+#[no_mangle]
+pub unsafe extern "C" fn forge_def_struct(closure: u64, desc: *const StructDesc, defaults: *const u64) -> u64 {
+    // SAFETY: desc points to a static StructDesc whose arrays hold the counts it gives;
+    // defaults points to `n_defaults` borrowed words.
+    let (d, names, vals, embeds) = unsafe {
+        let d = &*desc;
+        (d, str_list(d.defaults, d.n_defaults), words(defaults, d.n_defaults), str_list(d.embeds, d.n_embeds * 2))
+    };
+    let defaults = names.iter().zip(vals).map(|(n, v)| (n.to_string(), v.clone())).collect();
+    let embeds: Vec<(String, String)> = embeds.chunks(2).map(|p| (p[0].to_string(), p[1].to_string())).collect();
+    let name = str_of(&d.name);
+    with_env(closure, |e| types::define_struct(e, name, defaults, &embeds)).unwrap_or_default().into_bits()
+}
+
+/// `DefAdt`: writes one owned value per variant to `out`.
+#[no_mangle]
+pub unsafe extern "C" fn forge_def_adt(closure: u64, desc: *const AdtDesc, out: *mut u64) {
+    // SAFETY: desc points to a static AdtDesc whose arrays hold `n` entries.
+    let (d, names) = unsafe { (&*desc, str_list((*desc).variants, (*desc).n)) };
+    // SAFETY: as above.
+    let variants: Vec<(String, u16)> =
+        names.iter().enumerate().map(|(i, n)| (n.to_string(), unsafe { *d.arities.add(i) } as u16)).collect();
+    let values = with_env(closure, |e| types::define_adt(e, str_of(&d.name), &variants)).unwrap_or_default();
+    for (i, v) in values.into_iter().enumerate() {
+        // SAFETY: out points to `n` writable words of the caller's stack.
+        unsafe { *out.add(i) = v.into_bits() };
+    }
+}
+
+/// `DefImpl`: the methods' closures are `n` borrowed words at `methods`.
+#[no_mangle]
+pub unsafe extern "C" fn forge_def_impl(
+    ctx: *mut NativeCtx,
+    closure: u64,
+    desc: *const ImplDesc,
+    methods: *const u64,
+) -> u64 {
+    // SAFETY: ctx is live; desc points to a static ImplDesc whose arrays hold `n`
+    // entries; methods points to `n` borrowed words.
+    let (ctx, d, names, funcs) = unsafe {
+        let d = &*desc;
+        (cx(ctx), d, str_list(d.methods, d.n), words(methods, d.n))
+    };
+    let list = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| types::ImplMethod {
+            name: n,
+            func: funcs[i].clone(),
+            // SAFETY: `instance` holds `n` words.
+            instance: unsafe { *d.instance.add(i) } != 0,
+        })
+        .collect();
+    let iface = if d.interface.ptr.is_null() { None } else { Some(str_of(&d.interface)) };
+    let r = with_env(closure, |e| types::define_impl(e, str_of(&d.type_name), list, iface))
+        .unwrap_or_else(|| Err(no_env()));
+    ctx.status(r)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_def_interface(desc: *const InterfaceDesc) -> u64 {
+    // SAFETY: desc points to a static InterfaceDesc whose arrays hold `n` entries.
+    let d = unsafe { &*desc };
+    let methods: Vec<(String, u16, Option<String>)> = (0..d.n)
+        .map(|i| {
+            // SAFETY: as above.
+            let (m, np, rt) = unsafe { (&*d.methods.add(i), *d.n_params.add(i), &*d.returns.add(i)) };
+            let rt = if rt.ptr.is_null() { None } else { Some(str_of(rt).to_string()) };
+            (str_of(m).to_string(), np as u16, rt)
+        })
+        .collect();
+    types::define_interface(str_of(&d.name), &methods).into_bits()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_def_prompt(name: *const u8, len: i64) -> u64 {
+    // SAFETY: name/len are static UTF-8 bytes.
+    types::define_prompt(unsafe { static_str(name, len) }).into_bits()
+}
+
+/// `Import`: runs the imported module's top level in a fresh environment and writes
+/// the requested names' values (owned) to `out`.
+#[no_mangle]
+pub unsafe extern "C" fn forge_import(
+    ctx: *mut NativeCtx,
+    _closure: u64,
+    desc: *const ImportDesc,
+    out: *mut u64,
+) -> u64 {
+    // SAFETY: ctx is live; desc points to a static ImportDesc.
+    let (ctx, d) = unsafe { (cx(ctx), &*desc) };
+    // SAFETY: `module` is null or points to the imported module's static descriptor.
+    let Some(sub) = (unsafe { d.module.as_ref() }) else {
+        return ctx.fail(lang::env::import_missing(str_of(&d.path)));
+    };
+    let env = match run_top_level(ctx, sub) {
+        Ok(env) => env,
+        Err(e) => return ctx.fail(e),
+    };
+    // SAFETY: `names` holds `n_names` StrRefs.
+    let names: Vec<String> = unsafe { str_list(d.names, d.n_names) }.into_iter().map(String::from).collect();
+    let values = env.as_env().map(|e| lang::env::import_names(e, &names)).unwrap_or_default();
+    for (i, v) in values.into_iter().enumerate() {
+        // SAFETY: out points to `n_names` writable words of the caller's stack.
+        unsafe { *out.add(i) = v.into_bits() };
+    }
+    L::NULL_BITS
+}
+
+/// `Decorator`: records a standalone decorator with its `n` arguments.
+#[no_mangle]
+pub unsafe extern "C" fn forge_decorator(ctx: *mut NativeCtx, name: *const u8, len: i64, args: *const u64, n: i32) {
+    // SAFETY: ctx is live; name/len are static UTF-8 bytes; args points to `n`
+    // borrowed words.
+    let (ctx, name, args) = unsafe { (cx(ctx), static_str(name, len), words(args, n as usize)) };
+    ctx.decorators.push((name.to_string(), args.to_vec()));
+}
+
+// ----- timeout, retry, cancellation, schedule and watch -----
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_timeout_begin(ctx: *mut NativeCtx, secs: u64) {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    let t = control::timeout_begin(&borrow(&secs));
+    ctx.timeouts.push(t);
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_timeout_end(ctx: *mut NativeCtx) -> u64 {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    let r = match ctx.timeouts.pop() {
+        Some(t) => control::timeout_end(t),
+        None => Ok(()),
+    };
+    ctx.status(r)
+}
+
+/// Leaves the innermost `timeout` block because the pending error propagates out of
+/// it: the error may become the timeout error, positioned at `site` (as the VM's
+/// unwinding does).
+#[no_mangle]
+pub unsafe extern "C" fn forge_timeout_unwind(ctx: *mut NativeCtx, site: *const SiteDesc) {
+    // SAFETY: ctx is live; site points to a static SiteDesc.
+    let (ctx, site) = unsafe { (cx(ctx), &*site) };
+    let Some(t) = ctx.timeouts.pop() else { return };
+    let Some(e) = ctx.error.as_ref() else {
+        crate::isolate::pop_deadline();
+        return;
+    };
+    if let Some(mut te) = control::timeout_unwind(t, e) {
+        let file = str_of(&site.file).to_string();
+        let inner = te.inner_mut();
+        inner.pos = Some((site.line, site.col));
+        inner.file = Some(file.clone());
+        inner.trace.push(TraceLine {
+            name: str_of(&site.trace_name).to_string(),
+            file,
+            line: site.line,
+            col: site.col,
+        });
+        ctx.error = Some(te);
+    }
+}
+
+/// Leaves `n` `timeout` blocks without checking them (a `return` from inside).
+#[no_mangle]
+pub unsafe extern "C" fn forge_timeout_drop(ctx: *mut NativeCtx, n: i32) {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    for _ in 0..n {
+        if ctx.timeouts.pop().is_some() {
+            crate::isolate::pop_deadline();
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_check_cancel(ctx: *mut NativeCtx) -> u64 {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    let r = control::check_cancel();
+    ctx.status(r)
+}
+
+/// `Retry` operation `op` on the three state words at `state` (owned by that slot,
+/// updated in place); `err` is the error object of a failed attempt (op 2).
+#[no_mangle]
+pub unsafe extern "C" fn forge_retry(ctx: *mut NativeCtx, op: i32, state: *mut u64, err: u64) -> u64 {
+    // SAFETY: ctx is live; state points to three owned words of the caller's stack,
+    // exclusively ours for the call; `Value` is a transparent wrapper of its word.
+    let (ctx, st) = unsafe { (cx(ctx), std::slice::from_raw_parts_mut(state as *mut Value, 3)) };
+    let r = match op {
+        0 => {
+            control::retry_begin(st);
+            Ok(())
+        }
+        1 => control::retry_attempt(st),
+        _ => {
+            let e = cloned(err);
+            match control::retry_failed(st, &e) {
+                Some(pause) => sleep(ctx, pause),
+                None => Ok(()),
+            }
+        }
+    };
+    ctx.status(r)
+}
+
+/// `Schedule`: `unit` 0 seconds, 1 minutes, 2 hours.
+#[no_mangle]
+pub unsafe extern "C" fn forge_schedule(ctx: *mut NativeCtx, f: u64, interval: u64, unit: i32) {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    let unit = match unit % 3 {
+        0 => timers::IntervalUnit::Seconds,
+        1 => timers::IntervalUnit::Minutes,
+        _ => timers::IntervalUnit::Hours,
+    };
+    ctx.timers.schedule(cloned(f), &borrow(&interval), unit);
+    ctx.head.schedules = ctx.timers.has_schedules() as u32;
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forge_watch(ctx: *mut NativeCtx, f: u64, path: u64) -> u64 {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    let r = ctx.timers.watch(cloned(f), &borrow(&path));
+    ctx.status(r)
+}
+
+/// A safe point while `schedule` blocks exist (backward jumps).
+#[no_mangle]
+pub unsafe extern "C" fn forge_run_due(ctx: *mut NativeCtx) -> u64 {
+    // SAFETY: ctx is live.
+    let ctx = unsafe { cx(ctx) };
+    let r = run_due(ctx);
+    ctx.status(r)
+}
+
+// ----- errors and frames -----
 
 #[no_mangle]
 pub unsafe extern "C" fn forge_raise(ctx: *mut NativeCtx, ptr: *const u8, len: i64) -> u64 {
     // SAFETY: ctx is live; ptr/len are static UTF-8 bytes.
-    let (ctx, msg) = unsafe { (&mut *ctx, std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr, len as usize))) };
+    let (ctx, msg) = unsafe { (cx(ctx), static_str(ptr, len)) };
     ctx.fail(Error::new(msg))
 }
 
+/// Records the frame of `site` in the pending error's trace (and its position, when it
+/// has none yet).
 #[no_mangle]
 pub unsafe extern "C" fn forge_trace_push(ctx: *mut NativeCtx, site: *const SiteDesc) {
     // SAFETY: ctx is live; site points to a static SiteDesc.
-    let (ctx, site) = unsafe { (&mut *ctx, &*site) };
+    let (ctx, site) = unsafe { (cx(ctx), &*site) };
     let Some(e) = ctx.error.as_mut() else { return };
     let inner = e.inner_mut();
     let file = str_of(&site.file).to_string();
@@ -496,7 +1242,7 @@ pub unsafe extern "C" fn forge_trace_push(ctx: *mut NativeCtx, site: *const Site
 #[no_mangle]
 pub unsafe extern "C" fn forge_error_take(ctx: *mut NativeCtx) -> u64 {
     // SAFETY: ctx is live.
-    let ctx = unsafe { &mut *ctx };
+    let ctx = unsafe { cx(ctx) };
     match ctx.error.take() {
         Some(e) => e.to_value().into_bits(),
         None => Value::NULL.into_bits(),
@@ -506,15 +1252,15 @@ pub unsafe extern "C" fn forge_error_take(ctx: *mut NativeCtx) -> u64 {
 #[no_mangle]
 pub unsafe extern "C" fn forge_error_catchable(ctx: *mut NativeCtx) -> i32 {
     // SAFETY: ctx is live.
-    let ctx = unsafe { &*ctx };
+    let ctx = unsafe { cx(ctx) };
     ctx.error.as_ref().is_some_and(|e| e.is_catchable()) as i32
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn forge_depth_error(ctx: *mut NativeCtx) -> u64 {
     // SAFETY: ctx is live.
-    let ctx = unsafe { &mut *ctx };
-    ctx.fail(Error::new(DEPTH_MSG))
+    let ctx = unsafe { cx(ctx) };
+    ctx.fail(lang::misc::depth_exceeded())
 }
 
 /// Every entry point with its address, for the JIT (which binds them by name) and for
@@ -541,11 +1287,60 @@ pub fn exports() -> Vec<(&'static str, *const u8)> {
         forge_cell_get,
         forge_cell_set,
         forge_upval,
+        forge_global_take,
+        forge_global_put,
+        forge_cell_take,
+        forge_cell_put,
+        forge_set_path,
+        forge_push_pop,
+        forge_append,
+        forge_array_extend,
+        forge_obj_insert,
+        forge_struct_finish,
         forge_call,
+        forge_call_method,
         forge_closure,
         forge_print,
         forge_array_new,
         forge_concat,
+        forge_object_new,
+        forge_struct_new,
+        forge_get_field,
+        forge_get_index,
+        forge_check_destructure,
+        forge_get_key_or,
+        forge_array_at,
+        forge_array_rest,
+        forge_for_prep,
+        forge_for_next,
+        forge_must,
+        forge_question,
+        forge_await,
+        forge_freeze,
+        forge_ask,
+        forge_spawn,
+        forge_check,
+        forge_test_variant,
+        forge_variant_field,
+        forge_test_literal,
+        forge_test_ident,
+        forge_match_exhaustive,
+        forge_def_struct,
+        forge_def_adt,
+        forge_def_impl,
+        forge_def_interface,
+        forge_def_prompt,
+        forge_import,
+        forge_decorator,
+        forge_timeout_begin,
+        forge_timeout_end,
+        forge_timeout_unwind,
+        forge_timeout_drop,
+        forge_check_cancel,
+        forge_retry,
+        forge_schedule,
+        forge_watch,
+        forge_run_due,
         forge_raise,
         forge_trace_push,
         forge_error_take,

@@ -35,13 +35,15 @@ pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
         Err(e) => match e.is_exit() {
             Some(c) => c & 0xff,
             None => {
-                let (file, source) = libforge::abi::module_source(desc);
+                // Every source of the program, main first then imports depth first,
+                // so that errors inside imported modules quote their own file.
+                let sources = libforge::abi::module_sources(desc);
                 let colour = if std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal() {
                     Colour::Always
                 } else {
                     Colour::Never
                 };
-                let text = libforge::lang::report::report(&e, &[(file, source)], colour);
+                let text = libforge::lang::report::report(&e, &sources, colour);
                 libforge::output::eprint(&text);
                 1
             }

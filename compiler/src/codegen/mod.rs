@@ -5,10 +5,25 @@
 //! (as in the VM): writing a register releases its old value; copying retains. Small
 //! Int arithmetic, comparisons and branches are inline with overflow checks that fall
 //! back to the runtime; everything else calls the entry points of
-//! `forge_abi::abi::RUNTIME`. A failing entry returns `EXC_BITS`; the generated code
-//! then records a trace line for the frame (`forge_trace_push` with a static site
-//! description) and jumps to the innermost `try` handler of the function, or releases
-//! its registers and returns `EXC_BITS` to its caller.
+//! `forge_abi::abi::RUNTIME`, which implement each instruction with the language
+//! semantics shared with the VM (`libforge::lang`). Side tables of the IR (assignment
+//! paths, type definitions, imports, `match` arms) become static descriptors
+//! (`forge_abi::abi::*Desc`) that the entries read.
+//!
+//! Errors: a failing entry returns `EXC_BITS`; the generated code then records a trace
+//! line for the frame (`forge_trace_push` with a static site description) and unwinds
+//! through the blocks open at that instruction — known statically, since the lowering
+//! emits `try` and `timeout` blocks structurally — innermost first: a `timeout` block
+//! is left with `forge_timeout_unwind` (which may turn the error into the timeout
+//! error), a `try` block takes a catchable error and jumps to its handler. When no
+//! handler takes it, the function releases its registers and returns `EXC_BITS` to its
+//! caller.
+//!
+//! In-place updates of a variable (`SetPath`, `PushPop`, `AppendVar`, and the literal
+//! builders `ArrayExtend`, `ObjInsert`, `FinishStruct`) move the variable's value into
+//! a stack slot, let the runtime update it there through a `*mut u64` (copy-on-write,
+//! so an unshared value is changed without copying), then move it back into the
+//! register, cell or global — also when the update fails, as the VM leaves it.
 //!
 //! Each prototype yields two functions: a fixed-arity body
 //! `fn(ctx, closure, a0, …, a(n-1)) -> u64` and the generic entry
@@ -22,7 +37,7 @@ use forge_abi::abi::{RtFn, Ty, RUNTIME};
 use forge_abi::layout as L;
 use rustc_hash::FxHashMap;
 
-use crate::ir::{self, ArithOp, CmpKind, Const, Instr, Special};
+use crate::ir::{self, ArithOp, CmpKind, Const, ForMode, Instr, PathStep, Special, VarRef};
 
 /// Why a program cannot be compiled natively.
 #[derive(Debug)]
@@ -72,6 +87,24 @@ struct ModIds {
     generic: Vec<FuncId>,
     proto_desc: Vec<DataId>,
     module_desc: DataId,
+    /// The descriptors of the imported modules (`ir::Module::imports` order).
+    imports: Vec<DataId>,
+}
+
+/// A static data object under construction: bytes plus relocations.
+struct Blob {
+    d: DataDescription,
+    bytes: Vec<u8>,
+}
+
+impl Blob {
+    fn new(size: usize) -> Blob {
+        Blob { d: DataDescription::new(), bytes: vec![0u8; size.max(8)] }
+    }
+
+    fn u64_at(&mut self, offset: usize, v: u64) {
+        self.bytes[offset..offset + 8].copy_from_slice(&v.to_le_bytes());
+    }
 }
 
 impl<'a, M: Module> Codegen<'a, M> {
@@ -89,7 +122,15 @@ impl<'a, M: Module> Codegen<'a, M> {
             let id = m.declare_function(f.name, Linkage::Import, &sig).map_err(cl_err)?;
             rt.insert(f.name, (id, f));
         }
-        Ok(Codegen { m, ptr, rt, strings: FxHashMap::default(), n_data: 0, n_modules: 0, fctx: FunctionBuilderContext::new() })
+        Ok(Codegen {
+            m,
+            ptr,
+            rt,
+            strings: FxHashMap::default(),
+            n_data: 0,
+            n_modules: 0,
+            fctx: FunctionBuilderContext::new(),
+        })
     }
 
     fn fixed_sig(&self, n_params: u16) -> cl::Signature {
@@ -144,18 +185,52 @@ impl<'a, M: Module> Codegen<'a, M> {
         Ok(())
     }
 
-    /// A static array of `StrRef`s.
-    fn strref_array(&mut self, items: &[String]) -> CgResult<DataId> {
-        let id = self.anon_data("strs", false)?;
-        let mut d = DataDescription::new();
-        let mut bytes = vec![0u8; (items.len() * 16).max(8)];
-        for (i, s) in items.iter().enumerate() {
-            self.write_strref(&mut d, &mut bytes, i * 16, s)?;
+    /// Writes a `StrRef` for `s` into a blob (a null `StrRef` for `None`).
+    fn blob_str(&mut self, b: &mut Blob, offset: usize, s: Option<&str>) -> CgResult<()> {
+        match s {
+            Some(s) => self.write_strref(&mut b.d, &mut b.bytes, offset, s),
+            None => Ok(()),
         }
+    }
+
+    /// Writes the address of data object `id` into a blob.
+    fn blob_ptr(&mut self, b: &mut Blob, offset: usize, id: DataId) {
+        let gv = self.m.declare_data_in_data(id, &mut b.d);
+        b.d.write_data_addr(offset as u32, gv, 0);
+    }
+
+    /// Defines a blob as a new read-only data object, 8-byte aligned.
+    fn blob_define(&mut self, b: Blob, hint: &str) -> CgResult<DataId> {
+        let id = self.anon_data(hint, false)?;
+        let Blob { mut d, bytes } = b;
         d.define(bytes.into_boxed_slice());
         d.set_align(8);
         self.m.define_data(id, &d).map_err(cl_err)?;
         Ok(id)
+    }
+
+    /// A static array of `StrRef`s (null ones for `None`).
+    fn opt_strref_array(&mut self, items: &[Option<&str>]) -> CgResult<DataId> {
+        let mut b = Blob::new(items.len() * 16);
+        for (i, s) in items.iter().enumerate() {
+            self.blob_str(&mut b, i * 16, *s)?;
+        }
+        self.blob_define(b, "strs")
+    }
+
+    /// A static array of `StrRef`s.
+    fn strref_array(&mut self, items: &[String]) -> CgResult<DataId> {
+        let items: Vec<Option<&str>> = items.iter().map(|s| Some(s.as_str())).collect();
+        self.opt_strref_array(&items)
+    }
+
+    /// A static array of 64-bit integers.
+    fn u64_array(&mut self, items: &[u64]) -> CgResult<DataId> {
+        let mut b = Blob::new(items.len() * 8);
+        for (i, v) in items.iter().enumerate() {
+            b.u64_at(i * 8, *v);
+        }
+        self.blob_define(b, "u64s")
     }
 
     /// Compiles one module and its imports; returns its `ModuleDesc`.
@@ -166,15 +241,31 @@ impl<'a, M: Module> Codegen<'a, M> {
         for sub in &module.imports {
             import_descs.push(self.module(sub)?);
         }
-        let _ = import_descs;
-        let mut ids = ModIds { fixed: Vec::new(), generic: Vec::new(), proto_desc: Vec::new(), module_desc: DataId::from_u32(0) };
-        ids.module_desc = self.m.declare_data(&format!("__forge_module_{mi}"), Linkage::Local, false, false).map_err(cl_err)?;
+        let module_desc =
+            self.m.declare_data(&format!("__forge_module_{mi}"), Linkage::Local, false, false).map_err(cl_err)?;
+        let mut ids = ModIds {
+            fixed: Vec::new(),
+            generic: Vec::new(),
+            proto_desc: Vec::new(),
+            module_desc,
+            imports: import_descs,
+        };
         for (pi, p) in module.protos.iter().enumerate() {
             let fixed = self.fixed_sig(p.n_params);
             let generic = self.generic_sig();
-            ids.fixed.push(self.m.declare_function(&format!("__forge_m{mi}_p{pi}"), Linkage::Local, &fixed).map_err(cl_err)?);
-            ids.generic.push(self.m.declare_function(&format!("__forge_m{mi}_p{pi}_entry"), Linkage::Local, &generic).map_err(cl_err)?);
-            ids.proto_desc.push(self.m.declare_data(&format!("__forge_m{mi}_p{pi}_desc"), Linkage::Local, false, false).map_err(cl_err)?);
+            ids.fixed.push(
+                self.m.declare_function(&format!("__forge_m{mi}_p{pi}"), Linkage::Local, &fixed).map_err(cl_err)?,
+            );
+            ids.generic.push(
+                self.m
+                    .declare_function(&format!("__forge_m{mi}_p{pi}_entry"), Linkage::Local, &generic)
+                    .map_err(cl_err)?,
+            );
+            ids.proto_desc.push(
+                self.m
+                    .declare_data(&format!("__forge_m{mi}_p{pi}_desc"), Linkage::Local, false, false)
+                    .map_err(cl_err)?,
+            );
         }
         for (pi, p) in module.protos.iter().enumerate() {
             self.proto_body(module, &ids, pi)
@@ -210,17 +301,23 @@ impl<'a, M: Module> Codegen<'a, M> {
     }
 
     fn module_desc(&mut self, module: &ir::Module, ids: &ModIds) -> CgResult<()> {
-        // ModuleDesc: file (16), source (16), globals ptr (8), n_globals (8), main (8).
+        // ModuleDesc: file (16), source (16), globals ptr (8), n_globals (8), main (8),
+        // imports ptr (8), n_imports (8).
         let globals = self.strref_array(&module.globals)?;
-        let mut d = DataDescription::new();
-        let mut bytes = vec![0u8; 56];
-        self.write_strref(&mut d, &mut bytes, 0, &module.file)?;
-        self.write_strref(&mut d, &mut bytes, 16, &module.source)?;
-        let gv = self.m.declare_data_in_data(globals, &mut d);
-        d.write_data_addr(32, gv, 0);
-        bytes[40..48].copy_from_slice(&(module.globals.len() as u64).to_le_bytes());
-        let mv = self.m.declare_data_in_data(ids.proto_desc[0], &mut d);
-        d.write_data_addr(48, mv, 0);
+        let mut imports = Blob::new(ids.imports.len() * 8);
+        for (i, &id) in ids.imports.iter().enumerate() {
+            self.blob_ptr(&mut imports, i * 8, id);
+        }
+        let imports = self.blob_define(imports, "imports")?;
+        let mut b = Blob::new(72);
+        self.blob_str(&mut b, 0, Some(&module.file))?;
+        self.blob_str(&mut b, 16, Some(&module.source))?;
+        self.blob_ptr(&mut b, 32, globals);
+        b.u64_at(40, module.globals.len() as u64);
+        self.blob_ptr(&mut b, 48, ids.proto_desc[0]);
+        self.blob_ptr(&mut b, 56, imports);
+        b.u64_at(64, ids.imports.len() as u64);
+        let Blob { mut d, bytes } = b;
         d.define(bytes.into_boxed_slice());
         d.set_align(8);
         self.m.define_data(ids.module_desc, &d).map_err(cl_err)
@@ -278,9 +375,9 @@ impl<'a, M: Module> Codegen<'a, M> {
         for &d in &ids.proto_desc {
             proto_descs.push(self.m.declare_data_in_func(d, &mut ctx.func));
         }
-        // Static data: sites, string constants, names.
+        // Static data: sites, string constants, names, side tables.
         let mut pre = Prepared::default();
-        self.prepare(module, p, &mut ctx.func, &mut pre)?;
+        self.prepare(module, ids, p, &mut ctx.func, &mut pre)?;
         {
             let b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
             let upvals_of = module.protos.iter().map(|q| q.upvals.clone()).collect();
@@ -297,6 +394,8 @@ impl<'a, M: Module> Codegen<'a, M> {
                 closure: None,
                 exit: None,
                 upvals_of,
+                cur_stack: Vec::new(),
+                unwinds: Vec::new(),
             };
             t.translate()?;
             let cfg = self.m.target_config();
@@ -310,7 +409,14 @@ impl<'a, M: Module> Codegen<'a, M> {
     }
 
     /// Emits the static data a body refers to and records global values for them.
-    fn prepare(&mut self, module: &ir::Module, p: &ir::Proto, func: &mut cl::Function, pre: &mut Prepared) -> CgResult<()> {
+    fn prepare(
+        &mut self,
+        module: &ir::Module,
+        ids: &ModIds,
+        p: &ir::Proto,
+        func: &mut cl::Function,
+        pre: &mut Prepared,
+    ) -> CgResult<()> {
         let locals = self.strref_array(&p.local_names)?;
         let mut site_ids: FxHashMap<(u32, u32), DataId> = FxHashMap::default();
         for &(line, col) in &p.pos {
@@ -318,19 +424,14 @@ impl<'a, M: Module> Codegen<'a, M> {
                 continue;
             }
             // SiteDesc: trace_name (16), file (16), line u32, col u32, locals (8), n (8).
-            let id = self.anon_data("site", false)?;
-            let mut d = DataDescription::new();
-            let mut bytes = vec![0u8; 56];
-            self.write_strref(&mut d, &mut bytes, 0, &p.trace_name)?;
-            self.write_strref(&mut d, &mut bytes, 16, &module.file)?;
-            bytes[32..36].copy_from_slice(&line.to_le_bytes());
-            bytes[36..40].copy_from_slice(&col.to_le_bytes());
-            let gv = self.m.declare_data_in_data(locals, &mut d);
-            d.write_data_addr(40, gv, 0);
-            bytes[48..56].copy_from_slice(&(p.local_names.len() as u64).to_le_bytes());
-            d.define(bytes.into_boxed_slice());
-        d.set_align(8);
-            self.m.define_data(id, &d).map_err(cl_err)?;
+            let mut b = Blob::new(56);
+            self.blob_str(&mut b, 0, Some(&p.trace_name))?;
+            self.blob_str(&mut b, 16, Some(&module.file))?;
+            b.bytes[32..36].copy_from_slice(&line.to_le_bytes());
+            b.bytes[36..40].copy_from_slice(&col.to_le_bytes());
+            self.blob_ptr(&mut b, 40, locals);
+            b.u64_at(48, p.local_names.len() as u64);
+            let id = self.blob_define(b, "site")?;
             site_ids.insert((line, col), id);
         }
         for (k, id) in site_ids {
@@ -338,15 +439,136 @@ impl<'a, M: Module> Codegen<'a, M> {
         }
         // Per-site caches for constants that live on the heap (strings, big Ints).
         for (i, c) in p.consts.iter().enumerate() {
-            if let Const::Str(s) = c {
-                let sid = self.string_data(s)?;
-                let slot = self.anon_data("kslot", true)?;
+            let cache_slot = |cg: &mut Self| -> CgResult<DataId> {
+                let slot = cg.anon_data("kslot", true)?;
                 let mut d = DataDescription::new();
                 d.define_zeroinit(8);
                 d.set_align(8);
-                self.m.define_data(slot, &d).map_err(cl_err)?;
-                pre.str_consts.insert(i as u32, (self.m.declare_data_in_func(sid, func), s.len(), self.m.declare_data_in_func(slot, func)));
+                cg.m.define_data(slot, &d).map_err(cl_err)?;
+                Ok(slot)
+            };
+            match c {
+                Const::Str(s) => {
+                    let sid = self.string_data(s)?;
+                    let slot = cache_slot(self)?;
+                    pre.str_consts.insert(
+                        i as u32,
+                        (self.m.declare_data_in_func(sid, func), s.len(), self.m.declare_data_in_func(slot, func)),
+                    );
+                }
+                Const::Int(v) if !(L::INT_IMM_MIN..=L::INT_IMM_MAX).contains(v) => {
+                    let slot = cache_slot(self)?;
+                    pre.int_consts.insert(i as u32, self.m.declare_data_in_func(slot, func));
+                }
+                _ => {}
             }
+        }
+        // Side tables.
+        for path in &p.paths {
+            // PathDesc: name (16), steps (8), n_steps (8).
+            let steps: Vec<Option<&str>> = path
+                .steps
+                .iter()
+                .map(|s| match s {
+                    PathStep::Field(f) => Some(f.as_str()),
+                    PathStep::Index(_) => None,
+                })
+                .collect();
+            let arr = self.opt_strref_array(&steps)?;
+            let mut b = Blob::new(32);
+            self.blob_str(&mut b, 0, Some(&path.name))?;
+            self.blob_ptr(&mut b, 16, arr);
+            b.u64_at(24, steps.len() as u64);
+            let id = self.blob_define(b, "path")?;
+            pre.paths.push(self.m.declare_data_in_func(id, func));
+        }
+        for s in &p.structs {
+            // StructDesc: name (16), defaults (8), n (8), embeds (8), n (8).
+            let defaults = self.strref_array(&s.defaults)?;
+            let pairs: Vec<String> = s.embeds.iter().flat_map(|(f, t)| [f.clone(), t.clone()]).collect();
+            let embeds = self.strref_array(&pairs)?;
+            let mut b = Blob::new(48);
+            self.blob_str(&mut b, 0, Some(&s.name))?;
+            self.blob_ptr(&mut b, 16, defaults);
+            b.u64_at(24, s.defaults.len() as u64);
+            self.blob_ptr(&mut b, 32, embeds);
+            b.u64_at(40, s.embeds.len() as u64);
+            let id = self.blob_define(b, "struct")?;
+            pre.structs.push(self.m.declare_data_in_func(id, func));
+        }
+        for a in &p.adts {
+            // AdtDesc: name (16), variants (8), arities (8), n (8).
+            let names: Vec<String> = a.variants.iter().map(|v| v.0.clone()).collect();
+            let arities: Vec<u64> = a.variants.iter().map(|v| v.1 as u64).collect();
+            let names = self.strref_array(&names)?;
+            let arities = self.u64_array(&arities)?;
+            let mut b = Blob::new(40);
+            self.blob_str(&mut b, 0, Some(&a.name))?;
+            self.blob_ptr(&mut b, 16, names);
+            self.blob_ptr(&mut b, 24, arities);
+            b.u64_at(32, a.variants.len() as u64);
+            let id = self.blob_define(b, "adt")?;
+            pre.adts.push(self.m.declare_data_in_func(id, func));
+        }
+        for im in &p.impls {
+            // ImplDesc: type_name (16), interface (16), methods (8), instance (8), n (8).
+            let methods = self.strref_array(&im.methods)?;
+            let inst: Vec<u64> = im.instance.iter().map(|&b| b as u64).collect();
+            let inst = self.u64_array(&inst)?;
+            let mut b = Blob::new(56);
+            self.blob_str(&mut b, 0, Some(&im.type_name))?;
+            self.blob_str(&mut b, 16, im.interface.as_deref())?;
+            self.blob_ptr(&mut b, 32, methods);
+            self.blob_ptr(&mut b, 40, inst);
+            b.u64_at(48, im.methods.len() as u64);
+            let id = self.blob_define(b, "impl")?;
+            pre.impls.push(self.m.declare_data_in_func(id, func));
+        }
+        for it in &p.interfaces {
+            // InterfaceDesc: name (16), methods (8), n_params (8), returns (8), n (8).
+            let names: Vec<String> = it.methods.iter().map(|m| m.0.clone()).collect();
+            let np: Vec<u64> = it.methods.iter().map(|m| m.1 as u64).collect();
+            let rets: Vec<Option<&str>> = it.methods.iter().map(|m| m.2.as_deref()).collect();
+            let names = self.strref_array(&names)?;
+            let np = self.u64_array(&np)?;
+            let rets = self.opt_strref_array(&rets)?;
+            let mut b = Blob::new(48);
+            self.blob_str(&mut b, 0, Some(&it.name))?;
+            self.blob_ptr(&mut b, 16, names);
+            self.blob_ptr(&mut b, 24, np);
+            self.blob_ptr(&mut b, 32, rets);
+            b.u64_at(40, it.methods.len() as u64);
+            let id = self.blob_define(b, "iface")?;
+            pre.interfaces.push(self.m.declare_data_in_func(id, func));
+        }
+        for imp in &p.imports {
+            // ImportDesc: path (16), names (8), n_names (8), module (8).
+            let names = self.strref_array(&imp.names)?;
+            let mut b = Blob::new(40);
+            self.blob_str(&mut b, 0, Some(&imp.path))?;
+            self.blob_ptr(&mut b, 16, names);
+            b.u64_at(24, imp.names.len() as u64);
+            if let Some(mi) = imp.module {
+                let Some(&sub) = ids.imports.get(mi as usize) else {
+                    return err(format!("import of '{}' names a module that was not compiled", imp.path));
+                };
+                self.blob_ptr(&mut b, 32, sub);
+            }
+            let id = self.blob_define(b, "import")?;
+            pre.imports.push(self.m.declare_data_in_func(id, func));
+        }
+        for mt in &p.matches {
+            // MatchDesc: named (8), n (8), idents (8), n (8), has_wildcard (8).
+            let named = self.strref_array(&mt.named)?;
+            let idents = self.strref_array(&mt.idents)?;
+            let mut b = Blob::new(40);
+            self.blob_ptr(&mut b, 0, named);
+            b.u64_at(8, mt.named.len() as u64);
+            self.blob_ptr(&mut b, 16, idents);
+            b.u64_at(24, mt.idents.len() as u64);
+            b.u64_at(32, mt.has_wildcard as u64);
+            let id = self.blob_define(b, "match")?;
+            pre.matches.push(self.m.declare_data_in_func(id, func));
         }
         Ok(())
     }
@@ -365,6 +587,24 @@ struct Prepared {
     sites: FxHashMap<(u32, u32), cl::GlobalValue>,
     /// Constant index → (bytes, length, cache slot).
     str_consts: FxHashMap<u32, (cl::GlobalValue, usize, cl::GlobalValue)>,
+    /// Constant index → cache slot of an Int outside the immediate range.
+    int_consts: FxHashMap<u32, cl::GlobalValue>,
+    /// Descriptors of the side tables, by index.
+    paths: Vec<cl::GlobalValue>,
+    structs: Vec<cl::GlobalValue>,
+    adts: Vec<cl::GlobalValue>,
+    impls: Vec<cl::GlobalValue>,
+    interfaces: Vec<cl::GlobalValue>,
+    imports: Vec<cl::GlobalValue>,
+    matches: Vec<cl::GlobalValue>,
+}
+
+/// A block open at an instruction: a `try` (its handler and error register) or a
+/// `timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Open {
+    Try { handler: usize, err: ir::Reg },
+    Timeout,
 }
 
 /// Translates one prototype's instructions.
@@ -384,9 +624,19 @@ struct Translator<'f, 'p> {
     exit: Option<cl::Block>,
     /// Upvalue sources of every prototype of the module (for `Closure`).
     upvals_of: Vec<Vec<ir::UpvalSrc>>,
+    /// The blocks open at the instruction being translated, innermost last.
+    cur_stack: Vec<Open>,
+    /// Shared unwinding paths, one per stack of open blocks; each takes the site
+    /// pointer of the failing instruction as a block parameter.
+    unwinds: Vec<(Vec<Open>, cl::Block)>,
 }
 
 const TAG_INT_HI: i64 = L::TAG_INT as i64;
+
+/// The boxed word of a small Int.
+fn int_word(v: i64) -> u64 {
+    (L::TAG_INT << 48) | (v as u64 & L::PAYLOAD_MASK)
+}
 
 impl<'f, 'p> Translator<'f, 'p> {
     fn cx(&self) -> cl::Value {
@@ -402,8 +652,17 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.inst_results(call).first().copied()
     }
 
+    /// Calls an entry that returns a value.
+    fn call_v(&mut self, name: &str, args: &[cl::Value]) -> cl::Value {
+        self.call_rt(name, args).expect("result")
+    }
+
     fn iconst(&mut self, v: u64) -> cl::Value {
         self.b.ins().iconst(types::I64, v as i64)
+    }
+
+    fn i32c(&mut self, v: i64) -> cl::Value {
+        self.b.ins().iconst(types::I32, v)
     }
 
     fn use_reg(&mut self, r: ir::Reg) -> cl::Value {
@@ -415,6 +674,11 @@ impl<'f, 'p> Translator<'f, 'p> {
         let old = self.b.use_var(self.vars[r as usize]);
         self.b.def_var(self.vars[r as usize], v);
         self.release(old);
+    }
+
+    /// Writes an owned value into a register whose old value was moved out.
+    fn move_into_reg(&mut self, r: ir::Reg, v: cl::Value) {
+        self.b.def_var(self.vars[r as usize], v);
     }
 
     fn is_heap(&mut self, v: cl::Value) -> cl::Value {
@@ -450,40 +714,108 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.ins().symbol_value(self.ptr, gv)
     }
 
+    fn gv_addr(&mut self, gv: cl::GlobalValue) -> cl::Value {
+        self.b.ins().symbol_value(self.ptr, gv)
+    }
+
+    /// Address and length of the string constant K[k].
+    fn kstr(&mut self, k: u32) -> CgResult<(cl::Value, cl::Value)> {
+        let Some(&(bytes, len, _)) = self.pre.str_consts.get(&k) else { return err("a name constant is not a string") };
+        let p = self.b.ins().symbol_value(self.ptr, bytes);
+        let l = self.b.ins().iconst(types::I64, len as i64);
+        Ok((p, l))
+    }
+
+    /// A stack slot of `n` words; returns it and its address.
+    fn slot(&mut self, n: usize) -> (cl::StackSlot, cl::Value) {
+        let slot =
+            self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (n.max(1) * 8) as u32, 3));
+        let addr = self.b.ins().stack_addr(self.ptr, slot, 0);
+        (slot, addr)
+    }
+
+    fn slot_load(&mut self, slot: cl::StackSlot, i: usize) -> cl::Value {
+        self.b.ins().stack_load(self.ptr, types::I64, slot, (i * 8) as i32)
+    }
+
     /// After a runtime call that may fail: branch to the error path of `pc` when `v`
     /// is EXC.
-    fn check(&mut self, v: cl::Value, pc: usize, handler: Option<(usize, ir::Reg)>) {
+    fn check(&mut self, v: cl::Value, pc: usize) {
+        let stack = self.cur_stack.clone();
+        self.check_with(v, pc, &stack);
+    }
+
+    /// `check` with an explicit stack of open blocks.
+    fn check_with(&mut self, v: cl::Value, pc: usize, stack: &[Open]) {
         let is_exc = self.b.ins().icmp_imm_s(IntCC::Equal, v, L::EXC_BITS as i64);
         let err_blk = self.b.create_block();
         let ok = self.b.create_block();
         self.b.set_cold_block(err_blk);
         self.b.ins().brif(is_exc, err_blk, &[], ok, &[]);
         self.b.switch_to_block(err_blk);
-        self.fail_here(pc, handler);
+        let site = self.site(pc);
+        self.fail_at(site, stack);
         self.b.switch_to_block(ok);
     }
 
     /// Emits the error path at `pc` (the current block becomes terminated).
-    fn fail_here(&mut self, pc: usize, handler: Option<(usize, ir::Reg)>) {
+    fn fail_here(&mut self, pc: usize) {
         let site = self.site(pc);
+        let stack = self.cur_stack.clone();
+        self.fail_at(site, &stack);
+    }
+
+    /// Records the frame at `site` in the pending error's trace, then unwinds through
+    /// `stack`.
+    fn fail_at(&mut self, site: cl::Value, stack: &[Open]) {
         let cx = self.cx();
         self.call_rt("forge_trace_push", &[cx, site]);
-        match handler {
-            Some((target, err)) => {
-                let catchable = self.call_rt("forge_error_catchable", &[cx]).expect("result");
-                let take = self.b.create_block();
-                let exit = self.exit.expect("exit block");
-                self.b.ins().brif(catchable, take, &[], exit, &[]);
-                self.b.switch_to_block(take);
-                let e = self.call_rt("forge_error_take", &[cx]).expect("result");
-                self.set_reg(err, e);
-                let h = self.blocks[&target];
-                self.b.ins().jump(h, &[]);
-            }
+        if stack.is_empty() {
+            let exit = self.exit.expect("exit block");
+            self.b.ins().jump(exit, &[]);
+            return;
+        }
+        let blk = match self.unwinds.iter().find(|(s, _)| s == stack) {
+            Some(&(_, blk)) => blk,
             None => {
-                let exit = self.exit.expect("exit block");
-                self.b.ins().jump(exit, &[]);
+                let blk = self.b.create_block();
+                self.b.append_block_param(blk, self.ptr);
+                self.b.set_cold_block(blk);
+                self.unwinds.push((stack.to_vec(), blk));
+                blk
             }
+        };
+        self.b.ins().jump(blk, &[site.into()]);
+    }
+
+    /// Emits the shared unwinding paths requested so far.
+    fn emit_unwinds(&mut self) {
+        let unwinds = std::mem::take(&mut self.unwinds);
+        for (stack, blk) in unwinds {
+            self.b.switch_to_block(blk);
+            let site = self.b.block_params(blk)[0];
+            let cx = self.cx();
+            for open in stack.iter().rev() {
+                match *open {
+                    Open::Timeout => {
+                        self.call_rt("forge_timeout_unwind", &[cx, site]);
+                    }
+                    Open::Try { handler, err } => {
+                        let catchable = self.call_v("forge_error_catchable", &[cx]);
+                        let take = self.b.create_block();
+                        let next = self.b.create_block();
+                        self.b.ins().brif(catchable, take, &[], next, &[]);
+                        self.b.switch_to_block(take);
+                        let e = self.call_v("forge_error_take", &[cx]);
+                        self.set_reg(err, e);
+                        let h = self.blocks[&handler];
+                        self.b.ins().jump(h, &[]);
+                        self.b.switch_to_block(next);
+                    }
+                }
+            }
+            let exit = self.exit.expect("exit block");
+            self.b.ins().jump(exit, &[]);
         }
     }
 
@@ -500,6 +832,20 @@ impl<'f, 'p> Translator<'f, 'p> {
         let d = self.b.ins().load(types::I32, MemFlagsData::trusted(), cx, forge_abi::abi::CTX_DEPTH);
         let d1 = self.b.ins().iadd_imm_s(d, -1);
         self.b.ins().store(MemFlagsData::trusted(), d1, cx, forge_abi::abi::CTX_DEPTH);
+    }
+
+    /// Returns the owned value `v` from the function: leaves the `timeout` blocks open
+    /// here, releases the registers and the frame's depth.
+    fn return_value(&mut self, v: cl::Value) {
+        let timeouts = self.cur_stack.iter().filter(|o| **o == Open::Timeout).count();
+        if timeouts > 0 {
+            let cx = self.cx();
+            let n = self.i32c(timeouts as i64);
+            self.call_rt("forge_timeout_drop", &[cx, n]);
+        }
+        self.release_all();
+        self.leave_depth();
+        self.b.ins().return_(&[v]);
     }
 
     /// Small-int tests and payload extraction.
@@ -522,8 +868,59 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.ins().icmp(IntCC::Equal, back, i)
     }
 
-    fn handler_at(&self, stacks: &[Vec<(usize, ir::Reg)>], pc: usize) -> Option<(usize, ir::Reg)> {
-        stacks[pc].last().copied()
+    /// The blocks open at each instruction (`None` where unreachable), by propagating
+    /// along the control flow from the entry: `TryBegin`/`TimeoutBegin` open a block,
+    /// `TryEnd`/`TimeoutEnd` close the innermost, and a `try` handler starts with the
+    /// blocks open at its `TryBegin`.
+    /// Every path to an instruction must agree on the open blocks (the lowering emits
+    /// them structurally); a disagreement is reported as an error.
+    fn open_blocks(code: &[Instr]) -> CgResult<Vec<Option<Vec<Open>>>> {
+        let mut stacks: Vec<Option<Vec<Open>>> = vec![None; code.len()];
+        let mut work: Vec<(usize, Vec<Open>)> = vec![(0, Vec::new())];
+        while let Some((pc, stack)) = work.pop() {
+            if pc >= code.len() {
+                continue;
+            }
+            if let Some(seen) = &stacks[pc] {
+                if *seen != stack {
+                    return err(format!("internal error: inconsistent try/timeout nesting at instruction {pc}"));
+                }
+                continue;
+            }
+            stacks[pc] = Some(stack.clone());
+            let mut next = |to: usize, s: Vec<Open>| work.push((to, s));
+            match code[pc] {
+                Instr::Jmp { target } => next(target as usize, stack),
+                Instr::JmpIf { target, .. }
+                | Instr::JmpIfNot { target, .. }
+                | Instr::JmpIfDefined { target, .. }
+                | Instr::JmpIfNotCmp { target, .. }
+                | Instr::JmpIfNotCmpI { target, .. }
+                | Instr::ForNext { exit: target, .. } => {
+                    next(target as usize, stack.clone());
+                    next(pc + 1, stack);
+                }
+                Instr::TryBegin { handler, err } => {
+                    next(handler as usize, stack.clone());
+                    let mut inner = stack;
+                    inner.push(Open::Try { handler: handler as usize, err });
+                    next(pc + 1, inner);
+                }
+                Instr::TimeoutBegin { .. } => {
+                    let mut inner = stack;
+                    inner.push(Open::Timeout);
+                    next(pc + 1, inner);
+                }
+                Instr::TryEnd | Instr::TimeoutEnd => {
+                    let mut outer = stack;
+                    outer.pop();
+                    next(pc + 1, outer);
+                }
+                Instr::Return { .. } | Instr::Raise { .. } => {}
+                _ => next(pc + 1, stack),
+            }
+        }
+        Ok(stacks)
     }
 
     fn translate(&mut self) -> CgResult<()> {
@@ -533,15 +930,13 @@ impl<'f, 'p> Translator<'f, 'p> {
         let mut starts = vec![0usize];
         for (pc, ins) in code.iter().enumerate() {
             match *ins {
-                Instr::Jmp { target } => {
-                    starts.push(target as usize);
-                    starts.push(pc + 1);
-                }
-                Instr::JmpIf { target, .. }
+                Instr::Jmp { target }
+                | Instr::JmpIf { target, .. }
                 | Instr::JmpIfNot { target, .. }
                 | Instr::JmpIfDefined { target, .. }
                 | Instr::JmpIfNotCmp { target, .. }
-                | Instr::JmpIfNotCmpI { target, .. } => {
+                | Instr::JmpIfNotCmpI { target, .. }
+                | Instr::ForNext { exit: target, .. } => {
                     starts.push(target as usize);
                     starts.push(pc + 1);
                 }
@@ -550,20 +945,7 @@ impl<'f, 'p> Translator<'f, 'p> {
                 _ => {}
             }
         }
-        // Open `try` handlers at each instruction (a linear scan matches the
-        // lowering's structured emission).
-        let mut stacks: Vec<Vec<(usize, ir::Reg)>> = Vec::with_capacity(code.len());
-        let mut cur: Vec<(usize, ir::Reg)> = Vec::new();
-        for ins in code.iter() {
-            stacks.push(cur.clone());
-            match *ins {
-                Instr::TryBegin { handler, err } => cur.push((handler as usize, err)),
-                Instr::TryEnd => {
-                    cur.pop();
-                }
-                _ => {}
-            }
-        }
+        let stacks = Self::open_blocks(code)?;
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
@@ -577,8 +959,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         // Parameters are borrowed from the caller: retain them into our registers.
         for r in 0..self.p.n_regs {
             let v = if (r as usize) < self.p.n_params as usize {
-                let a = params[2 + r as usize];
-                a
+                params[2 + r as usize]
             } else {
                 self.iconst(L::NULL_BITS)
             };
@@ -596,7 +977,8 @@ impl<'f, 'p> Translator<'f, 'p> {
         }
         let exit = self.b.create_block();
         self.exit = Some(exit);
-        // Depth check.
+        // Depth check. Like the VM, which refuses to push the frame, the error gets no
+        // trace line of its own: the caller records its call.
         let cx = self.cx();
         let d = self.b.ins().load(types::I32, MemFlagsData::trusted(), cx, forge_abi::abi::CTX_DEPTH);
         let d1 = self.b.ins().iadd_imm_s(d, 1);
@@ -609,29 +991,32 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.ins().brif(too_deep, deep_blk, &[], start, &[]);
         self.b.switch_to_block(deep_blk);
         self.call_rt("forge_depth_error", &[cx]);
-        self.fail_here(0, None);
+        self.b.ins().jump(exit, &[]);
 
         let mut terminated = true;
         for pc in 0..code.len() {
+            let Some(stack) = &stacks[pc] else {
+                // Unreachable code (after a terminator, or only reached from other
+                // unreachable code): skip it.
+                continue;
+            };
             if let Some(&blk) = self.blocks.get(&pc) {
                 if !terminated {
                     self.b.ins().jump(blk, &[]);
                 }
                 self.b.switch_to_block(blk);
-                terminated = false;
             } else if terminated {
-                // Unreachable code after a terminator without a label: skip it.
-                continue;
+                return err(format!("internal error: instruction {pc} follows a terminator without a label"));
             }
-            let handler = self.handler_at(&stacks, pc);
-            terminated = self.instr(pc, code[pc], handler)?;
+            self.cur_stack = stack.clone();
+            terminated = self.instr(pc, code[pc])?;
         }
         if !terminated {
+            self.cur_stack.clear();
             let null = self.iconst(L::NULL_BITS);
-            self.release_all();
-            self.leave_depth();
-            self.b.ins().return_(&[null]);
+            self.return_value(null);
         }
+        self.emit_unwinds();
         // The error exit.
         self.b.switch_to_block(exit);
         self.release_all();
@@ -642,18 +1027,94 @@ impl<'f, 'p> Translator<'f, 'p> {
         Ok(())
     }
 
+    /// Moves the value of an assignment root out of its variable into a new stack
+    /// slot; returns the slot and its address. The variable is left unbound (cells and
+    /// globals) or considered moved (registers) until [`Self::put_root`].
+    fn take_root(&mut self, root: VarRef) -> (cl::StackSlot, cl::Value) {
+        let w = match root {
+            VarRef::Reg(r) => self.use_reg(r),
+            VarRef::Cell(r) => {
+                let c = self.use_reg(r);
+                self.call_v("forge_cell_take", &[c])
+            }
+            VarRef::Upval(u) => {
+                let clo = self.clo();
+                let i = self.i32c(u as i64);
+                let c = self.call_v("forge_upval", &[clo, i]);
+                let w = self.call_v("forge_cell_take", &[c]);
+                self.release(c);
+                w
+            }
+            VarRef::Global(g) => {
+                let clo = self.clo();
+                let s = self.i32c(g as i64);
+                self.call_v("forge_global_take", &[clo, s])
+            }
+        };
+        let (slot, addr) = self.slot(1);
+        self.b.ins().stack_store(self.ptr, w, slot, 0);
+        (slot, addr)
+    }
+
+    /// Moves the (updated) value in `slot` back into the root variable.
+    fn put_root(&mut self, root: VarRef, slot: cl::StackSlot) {
+        let w = self.slot_load(slot, 0);
+        match root {
+            VarRef::Reg(r) => self.move_into_reg(r, w),
+            VarRef::Cell(r) => {
+                let c = self.use_reg(r);
+                self.call_rt("forge_cell_put", &[c, w]);
+            }
+            VarRef::Upval(u) => {
+                let clo = self.clo();
+                let i = self.i32c(u as i64);
+                let c = self.call_v("forge_upval", &[clo, i]);
+                self.call_rt("forge_cell_put", &[c, w]);
+                self.release(c);
+            }
+            VarRef::Global(g) => {
+                let clo = self.clo();
+                let s = self.i32c(g as i64);
+                self.call_rt("forge_global_put", &[clo, s, w]);
+            }
+        }
+    }
+
+    /// Runs `update(slot address)` on register `r` moved into a stack slot, then moves
+    /// the result back (literal builders).
+    fn update_reg(&mut self, r: ir::Reg, update: impl FnOnce(&mut Self, cl::Value)) {
+        let (slot, addr) = self.take_root(VarRef::Reg(r));
+        update(self, addr);
+        self.put_root(VarRef::Reg(r), slot);
+    }
+
+    /// Writes the `n` owned words of `slot` into registers `dst..dst+n`.
+    fn regs_from_slot(&mut self, slot: cl::StackSlot, dst: ir::Reg, n: usize) {
+        for i in 0..n {
+            let v = self.slot_load(slot, i);
+            self.set_reg(dst + i as u16, v);
+        }
+    }
+
+    /// An i32 truth value (non-zero) as a Bool word.
+    fn bool_of_i32(&mut self, t: cl::Value) -> cl::Value {
+        let t8 = self.b.ins().icmp_imm_s(IntCC::NotEqual, t, 0);
+        self.bool_word(t8)
+    }
+
     /// Translates one instruction; returns whether it terminated the block.
-    fn instr(&mut self, pc: usize, ins: Instr, handler: Option<(usize, ir::Reg)>) -> CgResult<bool> {
+    fn instr(&mut self, pc: usize, ins: Instr) -> CgResult<bool> {
         let cx = self.cx();
         match ins {
             Instr::LoadK { dst, k } => {
                 let v = match &self.p.consts[k as usize] {
                     Const::Int(i) => {
                         if (L::INT_IMM_MIN..=L::INT_IMM_MAX).contains(i) {
-                            self.iconst((L::TAG_INT << 48) | (*i as u64 & L::PAYLOAD_MASK))
+                            self.iconst(int_word(*i))
                         } else {
+                            let slot = self.pre.int_consts[&k];
                             let iv = self.b.ins().iconst(types::I64, *i);
-                            self.call_rt("forge_const_int", &[iv]).expect("result")
+                            self.cached_const(slot, "forge_const_int", &[iv])
                         }
                     }
                     Const::Float(f) => {
@@ -661,28 +1122,15 @@ impl<'f, 'p> Translator<'f, 'p> {
                         self.iconst(bits)
                     }
                     Const::Str(_) => {
-                        let (bytes, len, slot) = self.pre.str_consts[&k];
-                        let slot_addr = self.b.ins().symbol_value(self.ptr, slot);
-                        let cached = self.b.ins().load(types::I64, MemFlagsData::trusted(), slot_addr, 0);
-                        let make = self.b.create_block();
-                        let join = self.b.create_block();
-                        self.b.append_block_param(join, types::I64);
-                        self.b.set_cold_block(make);
-                        self.b.ins().brif(cached, join, &[cached.into()], make, &[]);
-                        self.b.switch_to_block(make);
-                        let p = self.b.ins().symbol_value(self.ptr, bytes);
-                        let l = self.b.ins().iconst(types::I64, len as i64);
-                        let v = self.call_rt("forge_const_str", &[p, l]).expect("result");
-                        self.b.ins().store(MemFlagsData::trusted(), v, slot_addr, 0);
-                        self.b.ins().jump(join, &[v.into()]);
-                        self.b.switch_to_block(join);
-                        self.b.block_params(join)[0]
+                        let (_, _, slot) = self.pre.str_consts[&k];
+                        let (p, l) = self.kstr(k)?;
+                        self.cached_const(slot, "forge_const_str", &[p, l])
                     }
                 };
                 self.set_reg(dst, v);
             }
             Instr::LoadInt { dst, v } => {
-                let w = self.iconst((L::TAG_INT << 48) | (v as i64 as u64 & L::PAYLOAD_MASK));
+                let w = self.iconst(int_word(v as i64));
                 self.set_reg(dst, w);
             }
             Instr::LoadSpecial { dst, which } => {
@@ -697,13 +1145,9 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.set_reg(dst, w);
             }
             Instr::LoadBuiltin { dst, name } => {
-                let Const::Str(s) = &self.p.consts[name as usize] else { return err("builtin name is not a string") };
-                let (bytes, len, _) = self.pre.str_consts[&name];
-                let _ = s;
-                let p = self.b.ins().symbol_value(self.ptr, bytes);
-                let l = self.b.ins().iconst(types::I64, len as i64);
-                let v = self.call_rt("forge_builtin", &[cx, p, l]).expect("result");
-                self.check(v, pc, handler);
+                let (p, l) = self.kstr(name)?;
+                let v = self.call_v("forge_builtin", &[cx, p, l]);
+                self.check(v, pc);
                 self.set_reg(dst, v);
             }
             Instr::Move { dst, src } => {
@@ -715,33 +1159,33 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::GetGlobal { dst, slot } => {
                 let clo = self.clo();
-                let s = self.b.ins().iconst(types::I32, slot as i64);
+                let s = self.i32c(slot as i64);
                 let site = self.site(pc);
-                let v = self.call_rt("forge_global_get", &[cx, clo, s, site]).expect("result");
-                self.check(v, pc, handler);
+                let v = self.call_v("forge_global_get", &[cx, clo, s, site]);
+                self.check(v, pc);
                 self.set_reg(dst, v);
             }
             Instr::GetGlobalOpt { dst, slot } => {
                 let clo = self.clo();
-                let s = self.b.ins().iconst(types::I32, slot as i64);
-                let v = self.call_rt("forge_global_get_opt", &[clo, s]).expect("result");
+                let s = self.i32c(slot as i64);
+                let v = self.call_v("forge_global_get_opt", &[clo, s]);
                 self.set_reg(dst, v);
             }
             Instr::SetGlobal { slot, src } => {
                 let clo = self.clo();
-                let s = self.b.ins().iconst(types::I32, slot as i64);
+                let s = self.i32c(slot as i64);
                 let v = self.use_reg(src);
                 self.call_rt("forge_global_set", &[clo, s, v]);
             }
             Instr::NewCell { dst, src } => {
                 let v = self.use_reg(src);
-                let c = self.call_rt("forge_cell_new", &[v]).expect("result");
+                let c = self.call_v("forge_cell_new", &[v]);
                 self.set_reg(dst, c);
             }
             Instr::GetCell { dst, cell, name } => {
                 let c = self.use_reg(cell);
                 let v = self.cell_get(c, name, pc);
-                self.check(v, pc, handler);
+                self.check(v, pc);
                 self.set_reg(dst, v);
             }
             Instr::SetCell { cell, src } => {
@@ -751,17 +1195,17 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::GetUpval { dst, idx, name } => {
                 let clo = self.clo();
-                let i = self.b.ins().iconst(types::I32, idx as i64);
-                let c = self.call_rt("forge_upval", &[clo, i]).expect("result");
+                let i = self.i32c(idx as i64);
+                let c = self.call_v("forge_upval", &[clo, i]);
                 let v = self.cell_get(c, name, pc);
                 self.release(c);
-                self.check(v, pc, handler);
+                self.check(v, pc);
                 self.set_reg(dst, v);
             }
             Instr::SetUpval { idx, src } => {
                 let clo = self.clo();
-                let i = self.b.ins().iconst(types::I32, idx as i64);
-                let c = self.call_rt("forge_upval", &[clo, i]).expect("result");
+                let i = self.i32c(idx as i64);
+                let c = self.call_v("forge_upval", &[clo, i]);
                 let v = self.use_reg(src);
                 self.call_rt("forge_cell_set", &[c, v]);
                 self.release(c);
@@ -769,40 +1213,40 @@ impl<'f, 'p> Translator<'f, 'p> {
             Instr::Arith { op, dst, a, b } => {
                 let x = self.use_reg(a);
                 let y = self.use_reg(b);
-                let v = self.arith(op, x, y, None, pc, handler);
+                let v = self.arith(op, x, y, None, pc);
                 self.set_reg(dst, v);
             }
             Instr::ArithI { op, dst, a, imm } => {
                 let x = self.use_reg(a);
-                let y = self.iconst((L::TAG_INT << 48) | (imm as i64 as u64 & L::PAYLOAD_MASK));
-                let v = self.arith(op, x, y, Some(imm as i64), pc, handler);
+                let y = self.iconst(int_word(imm as i64));
+                let v = self.arith(op, x, y, Some(imm as i64), pc);
                 self.set_reg(dst, v);
             }
             Instr::Compare { op, dst, a, b } => {
                 let x = self.use_reg(a);
                 let y = self.use_reg(b);
-                let t = self.compare(op, x, y, pc, handler);
+                let t = self.compare(op, x, y, pc);
                 let v = self.bool_word(t);
                 self.set_reg(dst, v);
             }
             Instr::CompareI { op, dst, a, imm } => {
                 let x = self.use_reg(a);
-                let y = self.iconst((L::TAG_INT << 48) | (imm as i64 as u64 & L::PAYLOAD_MASK));
-                let t = self.compare(op, x, y, pc, handler);
+                let y = self.iconst(int_word(imm as i64));
+                let t = self.compare(op, x, y, pc);
                 let v = self.bool_word(t);
                 self.set_reg(dst, v);
             }
             Instr::CompareLenient { op, dst, a, b } => {
                 let x = self.use_reg(a);
                 let y = self.use_reg(b);
-                let o = self.b.ins().iconst(types::I32, cmp_code(op));
-                let v = self.call_rt("forge_compare_lenient", &[o, x, y]).expect("result");
+                let o = self.i32c(cmp_code(op));
+                let v = self.call_v("forge_compare_lenient", &[o, x, y]);
                 self.set_reg(dst, v);
             }
             Instr::JmpIfNotCmp { op, a, b, target } => {
                 let x = self.use_reg(a);
                 let y = self.use_reg(b);
-                let t = self.compare(op, x, y, pc, handler);
+                let t = self.compare(op, x, y, pc);
                 let next = self.blocks[&(pc + 1)];
                 let tgt = self.blocks[&(target as usize)];
                 self.b.ins().brif(t, next, &[], tgt, &[]);
@@ -810,8 +1254,8 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::JmpIfNotCmpI { op, a, imm, target } => {
                 let x = self.use_reg(a);
-                let y = self.iconst((L::TAG_INT << 48) | (imm as i64 as u64 & L::PAYLOAD_MASK));
-                let t = self.compare(op, x, y, pc, handler);
+                let y = self.iconst(int_word(imm as i64));
+                let t = self.compare(op, x, y, pc);
                 let next = self.blocks[&(pc + 1)];
                 let tgt = self.blocks[&(target as usize)];
                 self.b.ins().brif(t, next, &[], tgt, &[]);
@@ -819,8 +1263,8 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::Neg { dst, src } => {
                 let x = self.use_reg(src);
-                let v = self.call_rt("forge_neg", &[cx, x]).expect("result");
-                self.check(v, pc, handler);
+                let v = self.call_v("forge_neg", &[cx, x]);
+                self.check(v, pc);
                 self.set_reg(dst, v);
             }
             Instr::Not { dst, src } | Instr::Truthy { dst, src } => {
@@ -832,6 +1276,17 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::Jmp { target } => {
                 let tgt = self.blocks[&(target as usize)];
+                if (target as usize) <= pc {
+                    // A backward jump is a safe point for due `schedule` blocks.
+                    let s = self.b.ins().load(types::I32, MemFlagsData::trusted(), cx, forge_abi::abi::CTX_SCHEDULES);
+                    let due = self.b.create_block();
+                    self.b.set_cold_block(due);
+                    self.b.ins().brif(s, due, &[], tgt, &[]);
+                    self.b.switch_to_block(due);
+                    let v = self.call_v("forge_run_due", &[cx]);
+                    let stack = self.cur_stack.clone();
+                    self.check_with(v, (target as usize).saturating_sub(1), &stack);
+                }
                 self.b.ins().jump(tgt, &[]);
                 return Ok(true);
             }
@@ -863,55 +1318,167 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::NewArray { dst, start, n } => {
                 let arr = self.words(start, n as usize);
-                let nn = self.b.ins().iconst(types::I32, n as i64);
-                let v = self.call_rt("forge_array_new", &[arr, nn]).expect("result");
+                let nn = self.i32c(n as i64);
+                let v = self.call_v("forge_array_new", &[arr, nn]);
                 self.set_reg(dst, v);
             }
-            Instr::Concat { dst, start, n } => {
-                let arr = self.words(start, n as usize);
-                let nn = self.b.ins().iconst(types::I32, n as i64);
-                let v = self.call_rt("forge_concat", &[arr, nn]).expect("result");
+            Instr::ArrayExtend { arr, src } => {
+                let v = self.use_reg(src);
+                self.update_reg(arr, |t, addr| {
+                    t.call_rt("forge_array_extend", &[addr, v]);
+                });
+            }
+            Instr::NewObject { dst } => {
+                let v = self.call_v("forge_object_new", &[]);
                 self.set_reg(dst, v);
             }
-            Instr::Print { kind, src } => {
-                let x = self.use_reg(src);
-                let k = self.b.ins().iconst(types::I32, kind as i64);
-                self.call_rt("forge_print", &[k, x]);
+            Instr::ObjInsert { obj, key, src } => {
+                let v = self.use_reg(src);
+                let (p, l) = self.kstr(key)?;
+                self.update_reg(obj, |t, addr| {
+                    t.call_rt("forge_obj_insert", &[addr, p, l, v]);
+                });
+            }
+            Instr::NewStruct { dst, name } => {
+                let (p, l) = self.kstr(name)?;
+                let clo = self.clo();
+                let v = self.call_v("forge_struct_new", &[clo, p, l]);
+                self.set_reg(dst, v);
+            }
+            Instr::FinishStruct { obj, name } => {
+                let (p, l) = self.kstr(name)?;
+                self.update_reg(obj, |t, addr| {
+                    t.call_rt("forge_struct_finish", &[addr, p, l]);
+                });
+            }
+            Instr::GetField { dst, obj, name } => {
+                let o = self.use_reg(obj);
+                let (p, l) = self.kstr(name)?;
+                let clo = self.clo();
+                let v = self.call_v("forge_get_field", &[cx, clo, o, p, l]);
+                self.check(v, pc);
+                self.set_reg(dst, v);
+            }
+            Instr::GetIndex { dst, obj, idx } => {
+                let o = self.use_reg(obj);
+                let i = self.use_reg(idx);
+                let v = self.call_v("forge_get_index", &[cx, o, i]);
+                self.check(v, pc);
+                self.set_reg(dst, v);
+            }
+            Instr::SetPath { path, src } => {
+                let info = &self.p.paths[path as usize];
+                let idx_regs: Vec<Option<ir::Reg>> = info
+                    .steps
+                    .iter()
+                    .map(|s| match s {
+                        PathStep::Index(r) => Some(*r),
+                        PathStep::Field(_) => None,
+                    })
+                    .collect();
+                let root = info.root;
+                let (idx_slot, idx_addr) = self.slot(idx_regs.len());
+                for (i, r) in idx_regs.iter().enumerate() {
+                    let w = match r {
+                        Some(r) => self.use_reg(*r),
+                        None => self.iconst(L::NULL_BITS),
+                    };
+                    self.b.ins().stack_store(self.ptr, w, idx_slot, (i * 8) as i32);
+                }
+                let v = self.use_reg(src);
+                let desc = self.gv_addr(self.pre.paths[path as usize]);
+                let (slot, addr) = self.take_root(root);
+                let st = self.call_v("forge_set_path", &[cx, addr, desc, idx_addr, v]);
+                self.put_root(root, slot);
+                self.check(st, pc);
+            }
+            Instr::PushPop { path, dst, arg, pop } => {
+                let root = self.p.paths[path as usize].root;
+                let a = self.use_reg(arg);
+                let desc = self.gv_addr(self.pre.paths[path as usize]);
+                let pp = self.i32c(pop as i64);
+                let (slot, addr) = self.take_root(root);
+                let v = self.call_v("forge_push_pop", &[cx, addr, desc, a, pp]);
+                self.put_root(root, slot);
+                self.check(v, pc);
+                self.set_reg(dst, v);
+            }
+            Instr::AppendVar { path, src } => {
+                let root = self.p.paths[path as usize].root;
+                let y = self.use_reg(src);
+                let done = self.b.create_block();
+                if let VarRef::Reg(rr) = root {
+                    // Two small Ints add inline.
+                    let x = self.use_reg(rr);
+                    let a = self.is_small(x);
+                    let b2 = self.is_small(y);
+                    let both = self.b.ins().band(a, b2);
+                    let fast = self.b.create_block();
+                    let slow = self.b.create_block();
+                    self.b.ins().brif(both, fast, &[], slow, &[]);
+                    self.b.switch_to_block(fast);
+                    let p = self.payload(x);
+                    let q = self.payload(y);
+                    let s = self.b.ins().iadd(p, q);
+                    let fits = self.fits48(s);
+                    let store = self.b.create_block();
+                    self.b.ins().brif(fits, store, &[], slow, &[]);
+                    self.b.switch_to_block(store);
+                    let w = self.box_int(s);
+                    self.move_into_reg(rr, w);
+                    self.b.ins().jump(done, &[]);
+                    self.b.switch_to_block(slow);
+                }
+                let desc = self.gv_addr(self.pre.paths[path as usize]);
+                let (slot, addr) = self.take_root(root);
+                let st = self.call_v("forge_append", &[cx, addr, desc, y]);
+                self.put_root(root, slot);
+                self.check(st, pc);
+                self.b.ins().jump(done, &[]);
+                self.b.switch_to_block(done);
             }
             Instr::Call { dst, func, args, n } => {
                 let f = self.use_reg(func);
                 let arr = self.words(args, n as usize);
-                let nn = self.b.ins().iconst(types::I32, n as i64);
-                let v = self.call_rt("forge_call", &[cx, f, arr, nn]).expect("result");
-                self.check(v, pc, handler);
+                let nn = self.i32c(n as i64);
+                let clo = self.clo();
+                let v = self.call_v("forge_call", &[cx, clo, f, arr, nn]);
+                self.check(v, pc);
+                self.set_reg(dst, v);
+            }
+            Instr::CallMethod { dst, recv, name, args, n } => {
+                let r = self.use_reg(recv);
+                let arr = self.words(args, n as usize);
+                let nn = self.i32c(n as i64);
+                let (p, l) = self.kstr(name)?;
+                let clo = self.clo();
+                let v = self.call_v("forge_call_method", &[cx, clo, r, p, l, arr, nn]);
+                self.check(v, pc);
                 self.set_reg(dst, v);
             }
             Instr::Closure { dst, proto } => {
                 let target = proto as usize;
-                // Upvalue cells are listed by the target prototype; the body knows them
-                // through the module (we receive the list via the IR module below).
                 let srcs = self.upval_srcs(target);
                 let n = srcs.len();
-                let slot = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (n.max(1) * 8) as u32, 3));
+                let (slot, arr) = self.slot(n);
                 let mut owned = Vec::new();
                 for (i, s) in srcs.iter().enumerate() {
                     let v = match *s {
                         ir::UpvalSrc::Reg(r) => self.use_reg(r),
                         ir::UpvalSrc::Upval(u) => {
                             let clo = self.clo();
-                            let iu = self.b.ins().iconst(types::I32, u as i64);
-                            let c = self.call_rt("forge_upval", &[clo, iu]).expect("result");
+                            let iu = self.i32c(u as i64);
+                            let c = self.call_v("forge_upval", &[clo, iu]);
                             owned.push(c);
                             c
                         }
                     };
                     self.b.ins().stack_store(self.ptr, v, slot, (i * 8) as i32);
                 }
-                let arr = self.b.ins().stack_addr(self.ptr, slot, 0);
-                let nn = self.b.ins().iconst(types::I32, n as i64);
-                let desc = self.b.ins().symbol_value(self.ptr, self.proto_descs[target]);
+                let nn = self.i32c(n as i64);
+                let desc = self.gv_addr(self.proto_descs[target]);
                 let clo = self.clo();
-                let v = self.call_rt("forge_closure", &[cx, clo, desc, nn, arr]).expect("result");
+                let v = self.call_v("forge_closure", &[cx, clo, desc, nn, arr]);
                 for c in owned {
                     self.release(c);
                 }
@@ -920,25 +1487,307 @@ impl<'f, 'p> Translator<'f, 'p> {
             Instr::Return { src } => {
                 let v = self.use_reg(src);
                 self.retain(v);
-                self.release_all();
-                self.leave_depth();
-                self.b.ins().return_(&[v]);
+                self.return_value(v);
                 return Ok(true);
             }
-            Instr::Raise { msg } => {
-                let (bytes, len, _) = self.pre.str_consts[&msg];
-                let p = self.b.ins().symbol_value(self.ptr, bytes);
-                let l = self.b.ins().iconst(types::I64, len as i64);
-                self.call_rt("forge_raise", &[cx, p, l]);
-                self.fail_here(pc, handler);
-                return Ok(true);
+            Instr::Concat { dst, start, n } => {
+                let arr = self.words(start, n as usize);
+                let nn = self.i32c(n as i64);
+                let v = self.call_v("forge_concat", &[arr, nn]);
+                self.set_reg(dst, v);
+            }
+            Instr::Print { kind, src } => {
+                let x = self.use_reg(src);
+                let k = self.i32c(kind as i64);
+                self.call_rt("forge_print", &[k, x]);
+            }
+            Instr::ForPrep { state, src } => {
+                let x = self.use_reg(src);
+                let st = self.call_v("forge_for_prep", &[cx, x]);
+                self.check(st, pc);
+                self.retain(x);
+                self.set_reg(state, x);
+                let zero = self.iconst(int_word(0));
+                self.set_reg(state + 1, zero);
+            }
+            Instr::ForNext { state, var, mode, exit } => {
+                let coll = self.use_reg(state);
+                let iw = self.use_reg(state + 1);
+                let i = self.payload(iw);
+                let (slot, out) = self.slot(2);
+                let two = self.i32c((mode == ForMode::Two) as i64);
+                let got = self.call_v("forge_for_next", &[coll, i, two, out]);
+                let item = self.b.create_block();
+                let done = self.b.create_block();
+                self.b.ins().brif(got, item, &[], done, &[]);
+                self.b.switch_to_block(done);
+                let null = self.iconst(L::NULL_BITS);
+                self.set_reg(state, null);
+                let ex = self.blocks[&(exit as usize)];
+                self.b.ins().jump(ex, &[]);
+                self.b.switch_to_block(item);
+                let i1 = self.b.ins().iadd_imm_s(i, 1);
+                let iw1 = self.box_int(i1);
+                self.set_reg(state + 1, iw1);
+                let a = self.slot_load(slot, 0);
+                self.set_reg(var, a);
+                let b2 = self.slot_load(slot, 1);
+                if mode == ForMode::Two {
+                    self.set_reg(var + 1, b2);
+                } else {
+                    self.release(b2);
+                }
             }
             Instr::TryBegin { .. } | Instr::TryEnd | Instr::Nop => {}
-            other => return err(format!("the native compiler does not support `{}` yet", instr_name(&other))),
+            Instr::Raise { msg } => {
+                let (p, l) = self.kstr(msg)?;
+                self.call_rt("forge_raise", &[cx, p, l]);
+                self.fail_here(pc);
+                return Ok(true);
+            }
+            Instr::Must { dst, src } => self.unary_checked("forge_must", dst, src, pc, true),
+            Instr::Question { dst, src } => {
+                let x = self.use_reg(src);
+                let top = matches!(self.p.kind, ir::ProtoKind::Main | ir::ProtoKind::Task);
+                let top = self.i32c(top as i64);
+                let (slot, flag_addr) = self.slot(1);
+                let v = self.call_v("forge_question", &[cx, x, top, flag_addr]);
+                self.check(v, pc);
+                let flag = self.slot_load(slot, 0);
+                let ret = self.b.create_block();
+                let cont = self.b.create_block();
+                self.b.ins().brif(flag, ret, &[], cont, &[]);
+                self.b.switch_to_block(ret);
+                self.return_value(v);
+                self.b.switch_to_block(cont);
+                self.set_reg(dst, v);
+            }
+            Instr::Await { dst, src } => self.unary_checked("forge_await", dst, src, pc, false),
+            Instr::Freeze { dst, src } => self.unary_checked("forge_freeze", dst, src, pc, false),
+            Instr::Ask { dst, src } => self.unary_checked("forge_ask", dst, src, pc, true),
+            Instr::Spawn { dst, func } => self.unary_checked("forge_spawn", dst, func, pc, true),
+            Instr::Check { kind, src } => {
+                let n = match kind {
+                    ir::CheckKind::Between => 3,
+                    ir::CheckKind::Contains => 2,
+                    _ => 1,
+                };
+                let arr = self.words(src, n);
+                let k = self.i32c(kind as i64);
+                let st = self.call_v("forge_check", &[cx, k, arr]);
+                self.check(st, pc);
+            }
+            Instr::TestVariant { dst, subject, name } => {
+                let s = self.use_reg(subject);
+                let (p, l) = self.kstr(name)?;
+                let t = self.call_v("forge_test_variant", &[s, p, l]);
+                let v = self.bool_of_i32(t);
+                self.set_reg(dst, v);
+            }
+            Instr::VariantField { dst, subject, i } => {
+                let s = self.use_reg(subject);
+                let ii = self.i32c(i as i64);
+                let v = self.call_v("forge_variant_field", &[s, ii]);
+                self.set_reg(dst, v);
+            }
+            Instr::TestLiteral { dst, subject, k } => {
+                let s = self.use_reg(subject);
+                let (kind, payload, p, l) = match &self.p.consts[k as usize] {
+                    Const::Int(i) => {
+                        let pl = self.b.ins().iconst(types::I64, *i);
+                        let p = self.b.ins().iconst(self.ptr, 0);
+                        let l = self.b.ins().iconst(types::I64, 0);
+                        (0, pl, p, l)
+                    }
+                    Const::Float(f) => {
+                        let pl = self.b.ins().iconst(types::I64, f.to_bits() as i64);
+                        let p = self.b.ins().iconst(self.ptr, 0);
+                        let l = self.b.ins().iconst(types::I64, 0);
+                        (1, pl, p, l)
+                    }
+                    Const::Str(_) => {
+                        let pl = self.b.ins().iconst(types::I64, 0);
+                        let (p, l) = self.kstr(k)?;
+                        (2, pl, p, l)
+                    }
+                };
+                let kk = self.i32c(kind);
+                let t = self.call_v("forge_test_literal", &[s, kk, payload, p, l]);
+                let v = self.bool_of_i32(t);
+                self.set_reg(dst, v);
+            }
+            Instr::TestBool { dst, subject, which } => {
+                let s = self.use_reg(subject);
+                let bits = if which { L::TRUE_BITS } else { L::FALSE_BITS };
+                let t = self.b.ins().icmp_imm_s(IntCC::Equal, s, bits as i64);
+                let v = self.bool_word(t);
+                self.set_reg(dst, v);
+            }
+            Instr::TestIdent { dst, subject, binding, name } => {
+                let s = self.use_reg(subject);
+                let bd = self.use_reg(binding);
+                let (p, l) = self.kstr(name)?;
+                let t = self.call_v("forge_test_ident", &[s, bd, p, l]);
+                let v = self.bool_of_i32(t);
+                self.set_reg(dst, v);
+            }
+            Instr::MatchExhaustive { subject, info } => {
+                let s = self.use_reg(subject);
+                let desc = self.gv_addr(self.pre.matches[info as usize]);
+                let clo = self.clo();
+                let st = self.call_v("forge_match_exhaustive", &[cx, clo, s, desc]);
+                self.check(st, pc);
+            }
+            Instr::DefStruct { info, start, dst } => {
+                let n = self.p.structs[info as usize].defaults.len();
+                let arr = self.words(start, n);
+                let desc = self.gv_addr(self.pre.structs[info as usize]);
+                let clo = self.clo();
+                let v = self.call_v("forge_def_struct", &[clo, desc, arr]);
+                self.set_reg(dst, v);
+            }
+            Instr::DefAdt { info, dst } => {
+                let n = self.p.adts[info as usize].variants.len();
+                let (slot, out) = self.slot(n);
+                let desc = self.gv_addr(self.pre.adts[info as usize]);
+                let clo = self.clo();
+                self.call_rt("forge_def_adt", &[clo, desc, out]);
+                self.regs_from_slot(slot, dst, n);
+            }
+            Instr::DefImpl { info, start } => {
+                let n = self.p.impls[info as usize].methods.len();
+                let arr = self.words(start, n);
+                let desc = self.gv_addr(self.pre.impls[info as usize]);
+                let clo = self.clo();
+                let st = self.call_v("forge_def_impl", &[cx, clo, desc, arr]);
+                self.check(st, pc);
+            }
+            Instr::DefInterface { info, dst } => {
+                let desc = self.gv_addr(self.pre.interfaces[info as usize]);
+                let v = self.call_v("forge_def_interface", &[desc]);
+                self.set_reg(dst, v);
+            }
+            Instr::DefPrompt { dst, name } => {
+                let (p, l) = self.kstr(name)?;
+                let v = self.call_v("forge_def_prompt", &[p, l]);
+                self.set_reg(dst, v);
+            }
+            Instr::Import { info, dst } => {
+                let n = self.p.imports[info as usize].names.len();
+                let (slot, out) = self.slot(n);
+                let desc = self.gv_addr(self.pre.imports[info as usize]);
+                let clo = self.clo();
+                let st = self.call_v("forge_import", &[cx, clo, desc, out]);
+                self.check(st, pc);
+                self.regs_from_slot(slot, dst, n);
+            }
+            Instr::TimeoutBegin { secs } => {
+                let s = self.use_reg(secs);
+                self.call_rt("forge_timeout_begin", &[cx, s]);
+            }
+            Instr::TimeoutEnd => {
+                let st = self.call_v("forge_timeout_end", &[cx]);
+                // The block is closed before its end is checked.
+                let mut outer = self.cur_stack.clone();
+                outer.pop();
+                self.check_with(st, pc, &outer);
+            }
+            Instr::CheckCancel => {
+                let st = self.call_v("forge_check_cancel", &[cx]);
+                self.check(st, pc);
+            }
+            Instr::Retry { op, state, err } => {
+                let (slot, addr) = self.slot(3);
+                for i in 0..3u16 {
+                    let w = self.use_reg(state + i);
+                    self.b.ins().stack_store(self.ptr, w, slot, (i * 8) as i32);
+                }
+                let e = self.use_reg(err);
+                let o = self.i32c(op as i64);
+                let st = self.call_v("forge_retry", &[cx, o, addr, e]);
+                for i in 0..3usize {
+                    let w = self.slot_load(slot, i);
+                    self.move_into_reg(state + i as u16, w);
+                }
+                self.check(st, pc);
+            }
+            Instr::Schedule { func, interval, unit } => {
+                let f = self.use_reg(func);
+                let iv = self.use_reg(interval);
+                let u = self.i32c(unit as i64);
+                self.call_rt("forge_schedule", &[cx, f, iv, u]);
+            }
+            Instr::Watch { func, path } => {
+                let f = self.use_reg(func);
+                let pth = self.use_reg(path);
+                let st = self.call_v("forge_watch", &[cx, f, pth]);
+                self.check(st, pc);
+            }
+            Instr::Decorator { name, args, n } => {
+                let (p, l) = self.kstr(name)?;
+                let arr = self.words(args, n as usize);
+                let nn = self.i32c(n as i64);
+                self.call_rt("forge_decorator", &[cx, p, l, arr, nn]);
+            }
+            Instr::CheckDestructure { src, array } => {
+                let s = self.use_reg(src);
+                let a = self.i32c(array as i64);
+                let st = self.call_v("forge_check_destructure", &[cx, s, a]);
+                self.check(st, pc);
+            }
+            Instr::GetKeyOr { dst, obj, name } => {
+                let o = self.use_reg(obj);
+                let (p, l) = self.kstr(name)?;
+                let v = self.call_v("forge_get_key_or", &[o, p, l]);
+                self.set_reg(dst, v);
+            }
+            Instr::ArrayAt { dst, arr, i } => {
+                let a = self.use_reg(arr);
+                let ii = self.i32c(i as i64);
+                let v = self.call_v("forge_array_at", &[a, ii]);
+                self.set_reg(dst, v);
+            }
+            Instr::ArrayRest { dst, arr, skip } => {
+                let a = self.use_reg(arr);
+                let s = self.i32c(skip as i64);
+                let v = self.call_v("forge_array_rest", &[a, s]);
+                self.set_reg(dst, v);
+            }
         }
         Ok(false)
     }
 
+    /// `R[dst] := entry(R[src])`, for entries taking `(ctx, v)` when `with_ctx` (and
+    /// then checked for failure), else `(v)`.
+    fn unary_checked(&mut self, entry: &str, dst: ir::Reg, src: ir::Reg, pc: usize, with_ctx: bool) {
+        let x = self.use_reg(src);
+        let v = if with_ctx {
+            let cx = self.cx();
+            let v = self.call_v(entry, &[cx, x]);
+            self.check(v, pc);
+            v
+        } else {
+            self.call_v(entry, &[x])
+        };
+        self.set_reg(dst, v);
+    }
+
+    /// A heap constant made once by `entry(args)` and cached in the static `slot`.
+    fn cached_const(&mut self, slot: cl::GlobalValue, entry: &str, args: &[cl::Value]) -> cl::Value {
+        let slot_addr = self.b.ins().symbol_value(self.ptr, slot);
+        let cached = self.b.ins().load(types::I64, MemFlagsData::trusted(), slot_addr, 0);
+        let make = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.append_block_param(join, types::I64);
+        self.b.set_cold_block(make);
+        self.b.ins().brif(cached, join, &[cached.into()], make, &[]);
+        self.b.switch_to_block(make);
+        let v = self.call_v(entry, args);
+        self.b.ins().store(MemFlagsData::trusted(), v, slot_addr, 0);
+        self.b.ins().jump(join, &[v.into()]);
+        self.b.switch_to_block(join);
+        self.b.block_params(join)[0]
+    }
     fn upval_srcs(&self, target: usize) -> Vec<ir::UpvalSrc> {
         self.upvals_of.get(target).cloned().unwrap_or_default()
     }
@@ -959,7 +1808,8 @@ impl<'f, 'p> Translator<'f, 'p> {
 
     /// Stores `n` registers starting at `start` into a stack array; returns its address.
     fn words(&mut self, start: ir::Reg, n: usize) -> cl::Value {
-        let slot = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (n.max(1) * 8) as u32, 3));
+        let slot =
+            self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (n.max(1) * 8) as u32, 3));
         for i in 0..n {
             let v = self.use_reg(start + i as u16);
             self.b.ins().stack_store(self.ptr, v, slot, (i * 8) as i32);
@@ -993,7 +1843,7 @@ impl<'f, 'p> Translator<'f, 'p> {
 
     /// `x op y` with an inline small-Int path; `imm` is the right operand when it is
     /// a constant.
-    fn arith(&mut self, op: ArithOp, x: cl::Value, y: cl::Value, imm: Option<i64>, pc: usize, handler: Option<(usize, ir::Reg)>) -> cl::Value {
+    fn arith(&mut self, op: ArithOp, x: cl::Value, y: cl::Value, imm: Option<i64>, pc: usize) -> cl::Value {
         let join = self.b.create_block();
         self.b.append_block_param(join, types::I64);
         let slow = self.b.create_block();
@@ -1055,14 +1905,14 @@ impl<'f, 'p> Translator<'f, 'p> {
         let cx = self.cx();
         let o = self.b.ins().iconst(types::I32, op as i64);
         let v = self.call_rt("forge_arith", &[cx, o, x, y]).expect("result");
-        self.check(v, pc, handler);
+        self.check(v, pc);
         self.b.ins().jump(join, &[v.into()]);
         self.b.switch_to_block(join);
         self.b.block_params(join)[0]
     }
 
     /// `x op y` as an i8 with an inline small-Int path.
-    fn compare(&mut self, op: CmpKind, x: cl::Value, y: cl::Value, pc: usize, handler: Option<(usize, ir::Reg)>) -> cl::Value {
+    fn compare(&mut self, op: CmpKind, x: cl::Value, y: cl::Value, pc: usize) -> cl::Value {
         let join = self.b.create_block();
         self.b.append_block_param(join, types::I8);
         let slow = self.b.create_block();
@@ -1090,7 +1940,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         let cx = self.cx();
         let o = self.b.ins().iconst(types::I32, cmp_code(op));
         let v = self.call_rt("forge_compare", &[cx, o, x, y]).expect("result");
-        self.check(v, pc, handler);
+        self.check(v, pc);
         let t = self.b.ins().icmp_imm_s(IntCC::Equal, v, L::TRUE_BITS as i64);
         self.b.ins().jump(join, &[t.into()]);
         self.b.switch_to_block(join);
@@ -1108,10 +1958,4 @@ fn cmp_code(op: CmpKind) -> i64 {
         CmpKind::Gt => 4,
         CmpKind::Ge => 5,
     }
-}
-
-/// The instruction's name, for "not supported" messages.
-fn instr_name(i: &Instr) -> String {
-    let d = format!("{i:?}");
-    d.split(|c: char| c == ' ' || c == '{').next().unwrap_or("?").to_string()
 }
