@@ -505,6 +505,11 @@ impl<'a> Lowerer<'a> {
             StmtKind::Expr(e) => {
                 let r = self.temp();
                 self.expr(e, r);
+                // Drop the unused value now: a reference left in a temporary would make
+                // the next in-place update (`xs.push(x)` in a loop) copy its target.
+                if !matches!(e.kind, ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Null) {
+                    self.emit(Instr::LoadSpecial { dst: r, which: Special::Null }, at);
+                }
             }
             StmtKind::Let { mutable, target, value, .. } => self.let_stmt(*mutable, target, value, at),
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
