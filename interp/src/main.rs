@@ -1,7 +1,8 @@
 //! `forge`: runs Forge programs on the VM.
 //!
 //! ```text
-//! forge run FILE [args…]        run a program (FILE may be a .fgc)
+//! forge run [--vm|--jit] FILE [args…]   run a program (FILE may be a .fgc); by default
+//!                               programs that loop or recurse are compiled in memory first
 //! forge build FILE [-o OUT]     compile FILE to bytecode (FILE.fgc, or OUT)
 //! forge run --emit ir FILE      print the IR instead of running
 //! forge -e CODE                 run CODE (every `;` becomes a newline)
@@ -23,7 +24,7 @@ use forge_abi::report::{self, Colour};
 use forgec::diag::Diagnostic;
 use forgec::ir::{self, fgc, Module};
 
-const USAGE: &str = "usage: forge run [--jit] FILE [args...]
+const USAGE: &str = "usage: forge run [--vm|--jit] FILE [args...]
        forge run --emit ir FILE
        forge build FILE [-o OUT]
        forge test [DIR] [--filter TEXT] [-v]
@@ -79,9 +80,17 @@ fn cli(args: &[String]) -> u8 {
         Some("run") => {
             let mut rest = &args[i + 1..];
             let mut emit_ir = false;
-            let mut use_jit = false;
-            if rest.first().map(|s| s.as_str()) == Some("--jit") {
-                use_jit = true;
+            let mut tier = match std::env::var("FORGE_TIER").as_deref() {
+                Ok("vm") => Tier::Vm,
+                Ok("jit") => Tier::Jit,
+                _ => Tier::Auto,
+            };
+            loop {
+                match rest.first().map(|s| s.as_str()) {
+                    Some("--jit") => tier = Tier::Jit,
+                    Some("--vm") => tier = Tier::Vm,
+                    _ => break,
+                }
                 rest = &rest[1..];
             }
             if rest.first().map(|s| s.as_str()) == Some("--emit") {
@@ -96,7 +105,7 @@ fn cli(args: &[String]) -> u8 {
                 eprintln!("forge: run needs a FILE\n\n{USAGE}");
                 return 2;
             };
-            run_file(file, emit_ir, use_jit)
+            run_file(file, emit_ir, tier)
         }
         Some("build") => {
             let mut file = None;
@@ -298,7 +307,41 @@ fn compile(file: &str, src: &str) -> Result<Module, u8> {
     Ok(module)
 }
 
-fn run_file(file: &str, emit_ir: bool, use_jit: bool) -> u8 {
+/// Which tier runs a program.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tier {
+    /// The VM.
+    Vm,
+    /// The whole program compiled in memory first (falls back to the VM, saying why).
+    Jit,
+    /// The JIT for programs that loop or recurse and are not huge, else the VM.
+    Auto,
+}
+
+/// Whether compiling the whole program first is likely to pay off: it has a loop or a
+/// function that calls something (so it may run long), and it is small enough that
+/// compiling it takes milliseconds (Cranelift's time grows faster than linearly with
+/// the size of one function, so a huge top level stays on the VM).
+fn worth_compiling(m: &Module) -> bool {
+    fn size(m: &Module) -> usize {
+        m.protos.iter().map(|p| p.code.len()).sum::<usize>() + m.imports.iter().map(|i| size(i)).sum::<usize>()
+    }
+    fn biggest(m: &Module) -> usize {
+        m.protos.iter().map(|p| p.code.len()).max().unwrap_or(0).max(m.imports.iter().map(|i| biggest(i)).max().unwrap_or(0))
+    }
+    fn busy(m: &Module) -> bool {
+        m.protos.iter().enumerate().any(|(pi, p)| {
+            p.code.iter().enumerate().any(|(pc, ins)| match *ins {
+                ir::Instr::Jmp { target } => (target as usize) <= pc,
+                ir::Instr::Call { .. } | ir::Instr::CallMethod { .. } => pi > 0,
+                _ => false,
+            })
+        }) || m.imports.iter().any(|i| busy(i))
+    }
+    busy(m) && size(m) <= 20_000 && biggest(m) <= 5_000
+}
+
+fn run_file(file: &str, emit_ir: bool, tier: Tier) -> u8 {
     let module = match load(file) {
         Ok(m) => m,
         Err(c) => return c,
@@ -307,20 +350,24 @@ fn run_file(file: &str, emit_ir: bool, use_jit: bool) -> u8 {
         print!("{}", ir::dump::dump_module(&module));
         return 0;
     }
-    if use_jit {
-        return execute_jit(Arc::new(module));
+    match tier {
+        Tier::Vm => execute(Arc::new(module)),
+        Tier::Jit => execute_jit(Arc::new(module), true),
+        Tier::Auto if worth_compiling(&module) => execute_jit(Arc::new(module), false),
+        Tier::Auto => execute(Arc::new(module)),
     }
-    execute(Arc::new(module))
 }
 
 /// `forge run --jit`: the whole program compiled in memory by the native code
 /// generator; falls back to the VM (saying why on stderr) when the program uses a
 /// construct the code generator does not handle yet.
-fn execute_jit(module: Arc<Module>) -> u8 {
+fn execute_jit(module: Arc<Module>, explicit: bool) -> u8 {
     let jitted = match jit::compile(&module) {
         Ok(j) => j,
         Err(why) => {
-            eprintln!("forge: --jit: running on the VM instead ({why})");
+            if explicit {
+                eprintln!("forge: --jit: running on the VM instead ({why})");
+            }
             return execute(module);
         }
     };

@@ -1,4 +1,5 @@
-//! Runs the conformance corpus (`tests/conformance/`) under `forge run`.
+//! Runs the conformance corpus (`tests/conformance/`) under `forge run --vm` (the VM tier;
+//! `conformance_jit.rs` covers the native tier).
 //!
 //! Each case runs in a fresh temporary directory exactly as `tests/conformance/check`
 //! runs it (same comparison rules: exact stdout, exit status, `.err` fragments after
@@ -91,6 +92,7 @@ fn run_case(forge: &Path, c: &Case) -> Result<(), String> {
     }
     let mut child = Command::new(forge)
         .arg("run")
+        .arg("--vm")
         .arg(&fg)
         .current_dir(&tmp)
         .env("FORGE_CHECK_LEAKS", "1")
