@@ -770,7 +770,7 @@ pub(crate) mod testing {
     /// A value from JSON text (integers become Ints, other numbers Floats).
     pub fn j(text: &str) -> Value {
         let doc: serde_json::Value = serde_json::from_str(text).expect("test JSON");
-        crate::builtins::shell::json_to_value(&doc)
+        crate::stdlib::json::from_json(&doc)
     }
 
     pub fn s(text: &str) -> Value {

@@ -94,35 +94,11 @@ fn sh_json(_: &mut dyn Host, args: &[Value]) -> Result<Value> {
     let out = run(sh_command(cmd), "sh_json")?;
     let stdout = text(&out.stdout);
     match serde_json::from_str::<serde_json::Value>(stdout.trim()) {
-        Ok(doc) => Ok(json_to_value(&doc)),
+        Ok(doc) => Ok(crate::stdlib::json::from_json(&doc)),
         Err(e) => fail(format!("sh_json parse error: {e}")),
     }
 }
 
-/// Maps a parsed JSON document to a Forge value (spec 11 §11.0.3): integers within
-/// i64 become Ints, every other number (including `-0`) a Float, objects keep
-/// document order.
-pub(crate) fn json_to_value(doc: &serde_json::Value) -> Value {
-    use serde_json::Value as J;
-    match doc {
-        J::Null => Value::NULL,
-        J::Bool(b) => Value::bool(*b),
-        // serde_json reads `-0` as a float, so only true integers come out as i64.
-        J::Number(n) => match n.as_i64() {
-            Some(i) => Value::int(i),
-            None => Value::float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        J::String(s) => Value::str(s),
-        J::Array(items) => Value::array(items.iter().map(json_to_value).collect()),
-        J::Object(obj) => {
-            let mut m = map_with_capacity(obj.len());
-            for (k, v) in obj {
-                m.insert(Key::new(k), json_to_value(v));
-            }
-            Value::object(m)
-        }
-    }
-}
 
 fn sh_ok(_: &mut dyn Host, args: &[Value]) -> Result<Value> {
     let cmd = command_arg(args, "sh_ok")?;

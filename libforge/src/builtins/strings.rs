@@ -284,8 +284,8 @@ fn is_numeric(s: &str) -> bool {
     s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-')
 }
 
-/// Percent-encodes every UTF-8 byte except `A–Z a–z 0–9 - _ . ~`.
-fn encode_uri(s: &str) -> String {
+/// Percent-encodes every UTF-8 byte except `A–Z a–z 0–9 - _ . ~` (also `url.encode`).
+pub(crate) fn encode_uri(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -299,8 +299,8 @@ fn encode_uri(s: &str) -> String {
 
 /// Decodes `+` as a space and `%XX` as a byte, then the bytes as UTF-8 (lossy). A `%`
 /// not followed by two hex digits is kept, together with the (up to two) characters
-/// after it.
-fn decode_uri(s: &str) -> String {
+/// after it. Also `url.decode`.
+pub(crate) fn decode_uri(s: &str) -> String {
     let mut out: Vec<u8> = Vec::with_capacity(s.len());
     let mut cs = s.chars();
     let mut buf = [0u8; 4];

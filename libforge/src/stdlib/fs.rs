@@ -13,10 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::builtins::Registry;
-use crate::display::write_float;
 use crate::error::{fail, Error, Result};
 use crate::host::Host;
-use crate::value::{Kind, Value};
+use crate::value::Value;
 
 pub fn register(r: &mut Registry) {
     r.module("fs", "read", read);
@@ -249,7 +248,7 @@ fn read_json(_: &mut dyn Host, args: &[Value]) -> Result<Value> {
     let path = file_path(args, "read_json")?;
     let text = fs::read_to_string(path).map_err(|e| os_error("read_json", e))?;
     match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(doc) => Ok(crate::builtins::shell::json_to_value(&doc)),
+        Ok(doc) => Ok(crate::stdlib::json::from_json(&doc)),
         Err(e) => fail(format!("fs.read_json parse error: {e}")),
     }
 }
@@ -258,8 +257,7 @@ fn write_json(_: &mut dyn Host, args: &[Value]) -> Result<Value> {
     let (Some(path), Some(value)) = (str_arg(args, 0), args.get(1)) else {
         return fail("fs.write_json() requires (path, value)");
     };
-    let mut text = String::new();
-    pretty_json(&mut text, value, 0);
+    let text = crate::stdlib::json::pretty_value(value, 2);
     replace_file(Path::new(path), None, |f| f.write_all(text.as_bytes())).map_err(|e| os_error("write_json", e))?;
     Ok(Value::NULL)
 }
@@ -304,92 +302,6 @@ fn is_file(_: &mut dyn Host, args: &[Value]) -> Result<Value> {
 
 fn temp_dir(_: &mut dyn Host, _args: &[Value]) -> Result<Value> {
     Ok(Value::string(std::env::temp_dir().to_string_lossy().into_owned()))
-}
-
-// ---------------------------------------------------------------------------------
-// JSON text (the format of `json.pretty` with indent 2, spec 11 §11.5)
-// ---------------------------------------------------------------------------------
-
-/// Appends `s` as a JSON string literal.
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn indent(out: &mut String, depth: usize) {
-    for _ in 0..depth * 2 {
-        out.push(' ');
-    }
-}
-
-/// Appends the multi-line JSON text of `v` at nesting `depth` (two spaces a level, no
-/// final newline). Values JSON cannot hold (Results, Options, functions, …) and
-/// non-finite Floats are written as `null`.
-pub(crate) fn pretty_json(out: &mut String, v: &Value, depth: usize) {
-    match v.kind() {
-        Kind::Object => {
-            let m = v.as_object().expect("object");
-            if m.is_empty() {
-                out.push_str("{}");
-                return;
-            }
-            out.push_str("{\n");
-            for (i, (k, x)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(",\n");
-                }
-                indent(out, depth + 1);
-                json_string(out, k.as_str());
-                out.push_str(": ");
-                pretty_json(out, x, depth + 1);
-            }
-            out.push('\n');
-            indent(out, depth);
-            out.push('}');
-        }
-        Kind::Array => {
-            let items = v.as_array().unwrap_or(&[]);
-            if items.is_empty() {
-                out.push_str("[]");
-                return;
-            }
-            out.push_str("[\n");
-            for (i, x) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(",\n");
-                }
-                indent(out, depth + 1);
-                pretty_json(out, x, depth + 1);
-            }
-            out.push('\n');
-            indent(out, depth);
-            out.push(']');
-        }
-        Kind::Str => json_string(out, v.as_str().unwrap_or("")),
-        Kind::Int => out.push_str(&v.as_int().unwrap_or(0).to_string()),
-        Kind::Float => {
-            let f = v.as_float().unwrap_or(0.0);
-            if f.is_finite() {
-                write_float(out, f);
-            } else {
-                out.push_str("null");
-            }
-        }
-        Kind::Bool => out.push_str(if v.as_bool() == Some(true) { "true" } else { "false" }),
-        Kind::Cell => pretty_json(out, &v.cell_get(), depth),
-        _ => out.push_str("null"),
-    }
 }
 
 #[cfg(test)]
@@ -584,11 +496,8 @@ mod tests {
 
     #[test]
     fn json_text_format() {
-        let text = |v: Value| {
-            let mut out = String::new();
-            pretty_json(&mut out, &v, 0);
-            out
-        };
+        // fs.write_json writes json.pretty's text.
+        let text = |v: Value| crate::stdlib::json::pretty_value(&v, 2);
         assert_eq!(
             text(j(r#"{"a": 1, "list": [1, {"b": []}], "e": {}}"#)),
             "{\n  \"a\": 1,\n  \"list\": [\n    1,\n    {\n      \"b\": []\n    }\n  ],\n  \"e\": {}\n}"

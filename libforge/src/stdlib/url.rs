@@ -17,47 +17,12 @@ pub fn register(r: &mut Registry) {
 
 /// Percent-encodes every UTF-8 byte except `A–Z a–z 0–9 - _ . ~` (as `encode_uri`).
 pub fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::builtins::strings::encode_uri(s)
 }
 
-/// Decodes as `decode_uri`: `+` is a space, `%XX` a byte, the bytes are read as UTF-8
-/// (invalid sequences become U+FFFD); a `%` without two hex digits after it is kept
-/// literally together with the (up to two) characters that follow it.
+/// Decodes as `decode_uri`.
 pub fn decode_component(s: &str) -> String {
-    let mut out: Vec<u8> = Vec::with_capacity(s.len());
-    let mut cs = s.chars();
-    let mut buf = [0u8; 4];
-    while let Some(c) = cs.next() {
-        match c {
-            '+' => out.push(b' '),
-            '%' => {
-                let rest: Vec<char> = cs.clone().take(2).collect();
-                let digits: Option<Vec<u32>> = rest.iter().map(|d| d.to_digit(16)).collect();
-                match digits.as_deref() {
-                    Some([hi, lo]) => out.push(u8::try_from(hi * 16 + lo).unwrap_or(0)),
-                    _ => {
-                        out.push(b'%');
-                        for d in &rest {
-                            out.extend_from_slice(d.encode_utf8(&mut buf).as_bytes());
-                        }
-                    }
-                }
-                for _ in 0..rest.len() {
-                    cs.next();
-                }
-            }
-            c => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::builtins::strings::decode_uri(s)
 }
 
 fn opt_str(s: Option<&str>) -> Value {
