@@ -481,20 +481,7 @@ impl Vm {
                         let (x, y) = (&r!(a), &r!(b));
                         let v = if x.is_small_int() && y.is_small_int() {
                             let (p, q) = (x.small_int(), y.small_int());
-                            match op {
-                                ArithOp::Add => Value::int(p + q),
-                                ArithOp::Sub => Value::int(p - q),
-                                ArithOp::Mul => match p.checked_mul(q) {
-                                    Some(m) => Value::int(m),
-                                    None => Value::float(p as f64 * q as f64),
-                                },
-                                // Both fit 48 bits: no overflow once the divisor
-                                // is known not to be zero.
-                                ArithOp::Div if q != 0 => Value::int(p / q),
-                                ArithOp::Mod if q != 0 => Value::int(p % q),
-                                ArithOp::Div => tri!(ops::int_arith(Arith::Div, p, q)),
-                                ArithOp::Mod => tri!(ops::int_arith(Arith::Mod, p, q)),
-                            }
+                            tri!(small_int_arith(op, p, q))
                         } else if let (Some(p), Some(q)) = (x.as_float(), y.as_float()) {
                             Value::float(ops::float_arith(arith_of(op), p, q))
                         } else {
@@ -506,20 +493,7 @@ impl Vm {
                         let x = &r!(a);
                         let v = if x.is_small_int() {
                             let (p, q) = (x.small_int(), imm as i64);
-                            match op {
-                                ArithOp::Add => Value::int(p + q),
-                                ArithOp::Sub => Value::int(p - q),
-                                ArithOp::Mul => match p.checked_mul(q) {
-                                    Some(m) => Value::int(m),
-                                    None => Value::float(p as f64 * q as f64),
-                                },
-                                // Both fit 48 bits: no overflow once the divisor
-                                // is known not to be zero.
-                                ArithOp::Div if q != 0 => Value::int(p / q),
-                                ArithOp::Mod if q != 0 => Value::int(p % q),
-                                ArithOp::Div => tri!(ops::int_arith(Arith::Div, p, q)),
-                                ArithOp::Mod => tri!(ops::int_arith(Arith::Mod, p, q)),
-                            }
+                            tri!(small_int_arith(op, p, q))
                         } else {
                             tri!(ops::arith(arith_of(op), x, &Value::int(imm as i64)))
                         };
@@ -1101,6 +1075,24 @@ impl Host for Vm {
             libforge::host::sleep_cancellable(next.saturating_duration_since(now))?;
         }
     }
+}
+
+/// `p op q` for two Ints that fit the 48-bit immediate range (so `+`, `-`, `/` and
+/// `%` cannot overflow i64; `*` may, and then gives a Float).
+#[inline]
+fn small_int_arith(op: ArithOp, p: i64, q: i64) -> Result<Value> {
+    Ok(match op {
+        ArithOp::Add => Value::int(p + q),
+        ArithOp::Sub => Value::int(p - q),
+        ArithOp::Mul => match p.checked_mul(q) {
+            Some(m) => Value::int(m),
+            None => Value::float(p as f64 * q as f64),
+        },
+        ArithOp::Div if q != 0 => Value::int(p / q),
+        ArithOp::Mod if q != 0 => Value::int(p % q),
+        ArithOp::Div => return ops::int_arith(Arith::Div, p, q),
+        ArithOp::Mod => return ops::int_arith(Arith::Mod, p, q),
+    })
 }
 
 #[inline]
