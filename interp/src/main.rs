@@ -48,6 +48,8 @@ fn colour() -> Colour {
 }
 
 fn main() -> ExitCode {
+    // The VM and the JIT offer every standard module.
+    libforge::builtins::use_modules(libforge::stdlib::ALL.iter().map(|m| m.1).collect());
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = cli(&args);
     libforge::output::flush();

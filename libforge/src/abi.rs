@@ -1263,6 +1263,60 @@ pub unsafe extern "C" fn forge_depth_error(ctx: *mut NativeCtx) -> u64 {
     ctx.fail(lang::misc::depth_exceeded())
 }
 
+/// A module registration function as a native program references it.
+pub type CRegister = unsafe extern "C" fn(*mut crate::builtins::Registry);
+
+static NATIVE_MODULES: std::sync::OnceLock<&'static [CRegister]> = std::sync::OnceLock::new();
+
+/// The modules a native program uses (from its `forge_program_modules`); call before
+/// the first builtin use.
+pub fn use_native_modules(list: &'static [CRegister]) {
+    let _ = NATIVE_MODULES.set(list);
+}
+
+/// Registers the modules chosen with [`use_native_modules`] (none unless called).
+pub(crate) fn register_native_modules(reg: &mut crate::builtins::Registry) {
+    if let Some(list) = NATIVE_MODULES.get() {
+        for f in list.iter() {
+            // SAFETY: every entry is one of the `forge_stdlib_*` functions below,
+            // referenced by the program's object file, and `reg` is a live registry.
+            unsafe { f(reg as *mut crate::builtins::Registry) };
+        }
+    }
+}
+
+macro_rules! module_registrars {
+    ($($name:ident => $module:ident),* $(,)?) => {
+        $(
+            /// Registers one standard module (referenced only by programs that use it).
+            #[no_mangle]
+            pub unsafe extern "C" fn $name(reg: *mut crate::builtins::Registry) {
+                // SAFETY: called by `register_native_modules` with a live registry.
+                crate::stdlib::$module::register(unsafe { &mut *reg });
+            }
+        )*
+    };
+}
+
+module_registrars! {
+    forge_stdlib_math => math,
+    forge_stdlib_json => json,
+    forge_stdlib_csv => csv,
+    forge_stdlib_regex => regex,
+    forge_stdlib_crypto => crypto,
+    forge_stdlib_jwt => jwt,
+    forge_stdlib_url => url,
+    forge_stdlib_toml => toml,
+    forge_stdlib_env => env,
+    forge_stdlib_log => log,
+    forge_stdlib_fs => fs,
+    forge_stdlib_io => io,
+    forge_stdlib_term => term,
+    forge_stdlib_time => time,
+    forge_stdlib_npc => npc,
+    forge_stdlib_db => db,
+}
+
 /// Every entry point with its address, for the JIT (which binds them by name) and for
 /// the test that checks the table of `forge_abi::abi::RUNTIME` is complete.
 pub fn exports() -> Vec<(&'static str, *const u8)> {

@@ -15,6 +15,16 @@ use libforge::abi::NativeCtx;
 extern "C" {
     /// Emitted by forgec: the address of the main module's descriptor.
     static forge_program: *const ModuleDesc;
+    /// Emitted by forgec: the standard modules the program names (a count, then that
+    /// many registration functions). Only these are linked in.
+    static forge_program_modules: ProgramModules;
+}
+
+/// The layout of `forge_program_modules`.
+#[repr(C)]
+struct ProgramModules {
+    count: usize,
+    entries: [libforge::abi::CRegister; 32],
 }
 
 /// The version of the runtime, checked by forgec against its own (a library built by
@@ -27,6 +37,13 @@ pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
     // SAFETY: `forge_program` is defined by the linked program object and points to a
     // ModuleDesc in its static data, valid for the whole run.
     let desc = unsafe { &*forge_program };
+    // SAFETY: `forge_program_modules` is emitted by forgec with `count` (at most 32)
+    // valid function pointers after it, in read-only data.
+    let modules: &'static [libforge::abi::CRegister] = unsafe {
+        let m = &*std::ptr::addr_of!(forge_program_modules);
+        &m.entries[..m.count.min(32)]
+    };
+    libforge::abi::use_native_modules(modules);
     let mut ctx = NativeCtx::new();
     let outcome = libforge::abi::run_module(&mut ctx, desc);
     libforge::output::flush();

@@ -59,8 +59,55 @@ pub fn emit_object(program: &ir::Module, opts: &Options) -> Result<Vec<u8>, Stri
     let gv = module.declare_data_in_data(compiled.main_module_desc, &mut d);
     d.write_data_addr(0, gv, 0);
     module.define_data(id, &d).map_err(|e| e.to_string())?;
+    // `forge_program_modules`: the standard modules the program names, so that the
+    // linker keeps only their code (the others are never referenced).
+    let used = used_modules(program);
+    let mut sig = module.make_signature();
+    sig.params.push(cranelift_codegen::ir::AbiParam::new(module.target_config().pointer_type()));
+    let mut d = DataDescription::new();
+    let mut bytes = vec![0u8; 8 + 8 * 32];
+    bytes[..8].copy_from_slice(&(used.len() as u64).to_le_bytes());
+    for (i, m) in used.iter().enumerate() {
+        let f = module
+            .declare_function(&format!("forge_stdlib_{m}"), Linkage::Import, &sig)
+            .map_err(|e| e.to_string())?;
+        let fr = module.declare_func_in_data(f, &mut d);
+        d.write_function_addr(8 + 8 * i as u32, fr);
+    }
+    d.define(bytes.into_boxed_slice());
+    d.set_align(8);
+    let mid = module.declare_data("forge_program_modules", Linkage::Export, false, false).map_err(|e| e.to_string())?;
+    module.define_data(mid, &d).map_err(|e| e.to_string())?;
     let product = module.finish();
     product.emit().map_err(|e| e.to_string())
+}
+
+/// The standard modules with native code that `program` (and its imports) may use:
+/// every module named by a global or a string constant (an over-approximation: a
+/// string `"math"` also counts).
+pub fn used_modules(program: &ir::Module) -> Vec<&'static str> {
+    const NATIVE_MODULES: &[&str] = &[
+        "math", "json", "csv", "regex", "crypto", "jwt", "url", "toml", "env", "log", "fs", "io", "term", "time",
+        "npc", "db",
+    ];
+    fn visit(m: &ir::Module, seen: &mut Vec<String>) {
+        for g in &m.globals {
+            seen.push(g.clone());
+        }
+        for p in &m.protos {
+            for c in &p.consts {
+                if let ir::Const::Str(s) = c {
+                    seen.push(s.split('.').next().unwrap_or("").to_string());
+                }
+            }
+        }
+        for i in &m.imports {
+            visit(i, seen);
+        }
+    }
+    let mut seen = Vec::new();
+    visit(program, &mut seen);
+    NATIVE_MODULES.iter().copied().filter(|m| seen.iter().any(|s| s == m)).collect()
 }
 
 /// Where a target's runtime library lives, searched in order: `$FORGE_HOME/runtimes/T`,

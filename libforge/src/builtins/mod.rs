@@ -98,7 +98,13 @@ fn build() -> Table {
     helpers::register(&mut reg);
     shell::register(&mut reg);
     conc::register(&mut reg);
-    crate::stdlib::register(&mut reg);
+    match CHOSEN_MODULES.get() {
+        Some(list) => list.iter().for_each(|f| f(&mut reg)),
+        // Unit tests of libforge use every module without choosing.
+        None if cfg!(test) => crate::stdlib::register(&mut reg),
+        None => {}
+    }
+    crate::abi::register_native_modules(&mut reg);
     let mut globals = FxHashMap::default();
     for (i, d) in reg.defs.iter().enumerate() {
         if d.module.is_none() {
@@ -119,6 +125,16 @@ fn build() -> Table {
         modules.entry(m).or_default().push((name, member));
     }
     Table { defs: reg.defs, globals, modules }
+}
+
+static CHOSEN_MODULES: OnceLock<Vec<fn(&mut Registry)>> = OnceLock::new();
+
+/// Chooses the standard modules the builtin table holds (`crate::stdlib::ALL` entries).
+/// Call it once, before any builtin is used; the first call wins. Native executables
+/// choose theirs through `abi::use_native_modules` instead, so that the modules a
+/// program never names are not linked in.
+pub fn use_modules(list: Vec<fn(&mut Registry)>) {
+    let _ = CHOSEN_MODULES.set(list);
 }
 
 fn table() -> &'static Table {

@@ -20,23 +20,33 @@ pub mod time;
 pub mod toml;
 pub mod url;
 
+/// Every module with its registration function, in the reference's order. The VM and
+/// the JIT register them all; a native executable registers only the modules its
+/// program names (`forge_program_modules`), so the linker drops the others.
+pub const ALL: &[(&str, fn(&mut Registry))] = &[
+    ("math", math::register),
+    ("json", json::register),
+    ("csv", csv::register),
+    ("regex", regex::register),
+    ("crypto", crypto::register),
+    ("jwt", jwt::register),
+    ("url", url::register),
+    ("toml", toml::register),
+    ("env", env::register),
+    ("log", log::register),
+    ("fs", fs::register),
+    ("io", io::register),
+    ("term", term::register),
+    ("time", time::register),
+    ("npc", npc::register),
+    ("db", db::register),
+];
+
+/// Registers every module.
 pub fn register(r: &mut Registry) {
-    math::register(r);
-    json::register(r);
-    csv::register(r);
-    regex::register(r);
-    crypto::register(r);
-    jwt::register(r);
-    url::register(r);
-    toml::register(r);
-    env::register(r);
-    log::register(r);
-    fs::register(r);
-    io::register(r);
-    term::register(r);
-    time::register(r);
-    npc::register(r);
-    db::register(r);
+    for (_, f) in ALL {
+        f(r);
+    }
 }
 
 /// Test support shared by the module tests: a host that refuses callbacks and a way to
