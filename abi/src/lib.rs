@@ -8,5 +8,5 @@
 
 pub mod abi;
 pub mod layout;
-pub mod report;
 pub mod lines;
+pub mod report;

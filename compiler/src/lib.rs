@@ -7,8 +7,8 @@
 
 pub mod aot;
 pub mod codegen;
-pub mod sema;
 pub mod diag;
 pub mod driver;
 pub mod ir;
+pub mod sema;
 pub mod syntax;

@@ -159,11 +159,7 @@ fn cli(args: &[String]) -> u8 {
         }
         Some("help") | None => {
             println!("{USAGE}");
-            if args.is_empty() {
-                0
-            } else {
-                0
-            }
+            0
         }
         Some(other) => {
             eprintln!("forge: unknown command '{other}'\n\n{USAGE}");
@@ -329,7 +325,12 @@ fn worth_compiling(m: &Module) -> bool {
         m.protos.iter().map(|p| p.code.len()).sum::<usize>() + m.imports.iter().map(|i| size(i)).sum::<usize>()
     }
     fn biggest(m: &Module) -> usize {
-        m.protos.iter().map(|p| p.code.len()).max().unwrap_or(0).max(m.imports.iter().map(|i| biggest(i)).max().unwrap_or(0))
+        m.protos
+            .iter()
+            .map(|p| p.code.len())
+            .max()
+            .unwrap_or(0)
+            .max(m.imports.iter().map(|i| biggest(i)).max().unwrap_or(0))
     }
     fn busy(m: &Module) -> bool {
         m.protos.iter().enumerate().any(|(pi, p)| {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use forgec::syntax::ast::{StmtKind, Program};
+use forgec::syntax::ast::{Program, StmtKind};
 use libforge::output;
 
 use crate::vm;
@@ -109,7 +109,9 @@ pub fn run(args: &[String]) -> u8 {
         return 1;
     }
     let mut files: Vec<PathBuf> = match std::fs::read_dir(path) {
-        Ok(rd) => rd.flatten().map(|e| e.path()).filter(|p| p.extension().and_then(|x| x.to_str()) == Some("fg")).collect(),
+        Ok(rd) => {
+            rd.flatten().map(|e| e.path()).filter(|p| p.extension().and_then(|x| x.to_str()) == Some("fg")).collect()
+        }
         Err(e) => {
             eprintln!("{}: cannot read test directory '{dir}': {e}", err_style.paint("1;31", "error"));
             return 1;
@@ -123,7 +125,11 @@ pub fn run(args: &[String]) -> u8 {
     let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     output::write("\n");
     for file in &files {
-        let shown = if dir == "." { file.file_name().unwrap_or_default().to_string_lossy().into_owned() } else { format!("{}/{}", dir.trim_end_matches('/'), file.file_name().unwrap_or_default().to_string_lossy()) };
+        let shown = if dir == "." {
+            file.file_name().unwrap_or_default().to_string_lossy().into_owned()
+        } else {
+            format!("{}/{}", dir.trim_end_matches('/'), file.file_name().unwrap_or_default().to_string_lossy())
+        };
         let src = match std::fs::read_to_string(file) {
             Ok(s) => s,
             Err(e) => {
@@ -146,7 +152,8 @@ pub fn run(args: &[String]) -> u8 {
         }
         output::write(&format!("  {}\n", style.paint("1", &shown)));
         let is_builtin = |n: &str| libforge::builtins::lookup(n).is_some();
-        let (module, _) = forgec::ir::lower::lower_program(&shown, &src, &program, &is_builtin, &mut forgec::ir::lower::FsLoader);
+        let (module, _) =
+            forgec::ir::lower::lower_program(&shown, &src, &program, &is_builtin, &mut forgec::ir::lower::FsLoader);
         let module = Arc::new(module);
         let mut machine = vm::Vm::new();
         match machine.run_main(module.clone()) {
@@ -164,7 +171,8 @@ pub fn run(args: &[String]) -> u8 {
             }
         }
         let env = machine.main_env();
-        let lookup = |name: &str| env.as_env().and_then(|e| e.slot_of(name).map(|s| e.get(s))).filter(|v| !v.is_undef());
+        let lookup =
+            |name: &str| env.as_env().and_then(|e| e.slot_of(name).map(|s| e.get(s))).filter(|v| !v.is_undef());
         for t in &tests {
             if t.skip {
                 output::write(&format!("    {}  {}\n", style.paint("33", "SKIP"), t.name));
@@ -177,7 +185,12 @@ pub fn run(args: &[String]) -> u8 {
                         output::flush();
                         std::process::exit(c & 0xff);
                     }
-                    output::write(&format!("    {}  {} — @before hook failed: {}\n", style.paint("31", "FAIL"), t.name, e.message()));
+                    output::write(&format!(
+                        "    {}  {} — @before hook failed: {}\n",
+                        style.paint("31", "FAIL"),
+                        t.name,
+                        e.message()
+                    ));
                     failed += 1;
                     continue;
                 }

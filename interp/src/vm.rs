@@ -26,7 +26,7 @@ use libforge::error::{fail, Error};
 use libforge::host::Host;
 use libforge::lang::{self, access, control, dispatch, matching, tasks, timers, types};
 use libforge::ops::{self, Arith, Cmp};
-use libforge::value::{Shared, Code, Detached, Function, Key, ModuleEnv, Value};
+use libforge::value::{Code, Detached, Function, Key, ModuleEnv, Shared, Value};
 
 type Result<T> = std::result::Result<T, Error>;
 

@@ -41,7 +41,16 @@ fn every_catalogue_name_is_bound() {
             "builtin" if name == "null" => "typeof(null) == \"Null\"".to_string(),
             "builtin" if name == "None" => "typeof(None) == \"Option\"".to_string(),
             "builtin" => format!("typeof({name}) == \"BuiltIn\""),
-            "method:String" => format!("typeof(\"ab\".{name}{}) != \"\"", if name == "lines" { "" } else if name == "char_at" { "(0)" } else { "()" }),
+            "method:String" => format!(
+                "typeof(\"ab\".{name}{}) != \"\"",
+                if name == "lines" {
+                    ""
+                } else if name == "char_at" {
+                    "(0)"
+                } else {
+                    "()"
+                }
+            ),
             "property:Array" => "typeof([1].len) == \"Int\"".to_string(),
             "module" | "syntax" | "test-runner" => {
                 other += 1;
@@ -62,7 +71,8 @@ fn every_catalogue_name_is_bound() {
     let dir = std::env::temp_dir().join(format!("forge-catalog-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("catalog.fg"), &program).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_forge")).arg("run").arg("catalog.fg").current_dir(&dir).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_forge")).arg("run").arg("catalog.fg").current_dir(&dir).output().unwrap();
     if std::env::var_os("FORGE_KEEP_CATALOG").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -24,7 +24,8 @@ fn a_failing_test_fails_the_run() {
     let dir = std::env::temp_dir().join(format!("forge-test-{}", std::process::id()));
     let tests = dir.join("tests");
     std::fs::create_dir_all(&tests).unwrap();
-    std::fs::write(tests.join("f_test.fg"), "@test\nfn bad() { assert_eq(1, 2, \"math\") }\n@test\nfn good() { }\n").unwrap();
+    std::fs::write(tests.join("f_test.fg"), "@test\nfn bad() { assert_eq(1, 2, \"math\") }\n@test\nfn good() { }\n")
+        .unwrap();
     let out = forge().arg("test").current_dir(&dir).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let _ = std::fs::remove_dir_all(&dir);

@@ -68,9 +68,8 @@ pub fn emit_object(program: &ir::Module, opts: &Options) -> Result<Vec<u8>, Stri
     let mut bytes = vec![0u8; 8 + 8 * 32];
     bytes[..8].copy_from_slice(&(used.len() as u64).to_le_bytes());
     for (i, m) in used.iter().enumerate() {
-        let f = module
-            .declare_function(&format!("forge_stdlib_{m}"), Linkage::Import, &sig)
-            .map_err(|e| e.to_string())?;
+        let f =
+            module.declare_function(&format!("forge_stdlib_{m}"), Linkage::Import, &sig).map_err(|e| e.to_string())?;
         let fr = module.declare_func_in_data(f, &mut d);
         d.write_function_addr(8 + 8 * i as u32, fr);
     }
@@ -166,7 +165,8 @@ pub fn link(object: &[u8], runtime_dir: &Path, out: &Path, opts: &Options) -> Re
     if !opts.debug {
         cmd.arg("-s");
     }
-    let extra = std::fs::read_to_string(runtime_dir.join("link-args")).unwrap_or_else(|_| "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc".into());
+    let extra = std::fs::read_to_string(runtime_dir.join("link-args"))
+        .unwrap_or_else(|_| "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc".into());
     for a in extra.split_whitespace() {
         cmd.arg(a);
     }

@@ -90,7 +90,9 @@ fn main() -> ExitCode {
                     Some("obj") => Emit::Obj,
                     Some("clif") => Emit::Clif,
                     Some("ir") => Emit::Ir,
-                    Some(other) => return usage_error(&format!("unknown --emit kind '{other}' (expected obj, clif or ir)")),
+                    Some(other) => {
+                        return usage_error(&format!("unknown --emit kind '{other}' (expected obj, clif or ir)"))
+                    }
                     None => return usage_error("--emit needs a kind (obj, clif or ir)"),
                 };
                 i += 1;
@@ -117,7 +119,12 @@ fn main() -> ExitCode {
     let src = match std::fs::read(&file) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(s) => s,
-            Err(e) => return fail(&format!("could not read '{file}': invalid UTF-8 at byte {}", e.utf8_error().valid_up_to())),
+            Err(e) => {
+                return fail(&format!(
+                    "could not read '{file}': invalid UTF-8 at byte {}",
+                    e.utf8_error().valid_up_to()
+                ))
+            }
         },
         Err(e) => return fail(&format!("could not read '{file}': {e}")),
     };

@@ -54,8 +54,8 @@ impl ImportLoader for FsLoader {
 
 /// The modules always available as globals (spec 11); `import NAME` of one is a no-op.
 pub const BUILTIN_MODULES: &[&str] = &[
-    "math", "fs", "io", "crypto", "db", "env", "json", "regex", "log", "pg", "term", "http", "csv",
-    "time", "npc", "url", "toml", "ws", "jwt", "mysql",
+    "math", "fs", "io", "crypto", "db", "env", "json", "regex", "log", "pg", "term", "http", "csv", "time", "npc",
+    "url", "toml", "ws", "jwt", "mysql",
 ];
 
 /// Compiles a parsed file. `is_builtin` tells which free names are runtime builtins.
@@ -326,7 +326,12 @@ impl<'a> Lowerer<'a> {
                 self.own(r);
                 self.emit(Instr::LoadSpecial { dst: r, which: Special::Undef }, 0);
                 self.emit(Instr::NewCell { dst: r, src: r }, 0);
-                self.f().scopes.last_mut().expect("scope").vars.insert(name, Var { loc: Loc::Cell(r), mutable, active: false });
+                self.f()
+                    .scopes
+                    .last_mut()
+                    .expect("scope")
+                    .vars
+                    .insert(name, Var { loc: Loc::Cell(r), mutable, active: false });
             }
         }
     }
@@ -564,7 +569,9 @@ impl<'a> Lowerer<'a> {
                 self.store(loc, r, at);
             }
             StmtKind::Impl(ib) => self.impl_block(ib, at),
-            StmtKind::For { first, second, iterable, body } => self.for_loop(first, second.as_ref(), iterable, body, at),
+            StmtKind::For { first, second, iterable, body } => {
+                self.for_loop(first, second.as_ref(), iterable, body, at)
+            }
             StmtKind::While { cond, body } => {
                 let top = self.here();
                 let exit = self.jump_if_false(cond);
@@ -760,7 +767,11 @@ impl<'a> Lowerer<'a> {
             } else {
                 let f = self.f();
                 f.proto.local_names.push(n.text.clone());
-                f.scopes.last_mut().expect("scope").vars.insert(n.text.clone(), Var { loc: Loc::Reg(r), mutable: true, active: true });
+                f.scopes
+                    .last_mut()
+                    .expect("scope")
+                    .vars
+                    .insert(n.text.clone(), Var { loc: Loc::Reg(r), mutable: true, active: true });
             }
         }
         self.predeclare(&body.stmts);
@@ -1081,7 +1092,8 @@ impl<'a> Lowerer<'a> {
                     return;
                 }
                 if n == "exec" {
-                    let k = self.kstr("'exec' is a built-in module — it's already available. Use it directly: exec.function()");
+                    let k = self
+                        .kstr("'exec' is a built-in module — it's already available. Use it directly: exec.function()");
                     self.emit(Instr::Raise { msg: k }, at);
                     return;
                 }
@@ -1090,7 +1102,8 @@ impl<'a> Lowerer<'a> {
         };
         // Compile the module now (and learn which names a whole-module import binds).
         let mut module_index = None;
-        let mut names: Vec<String> = imp.names.as_ref().map(|ns| ns.iter().map(|n| n.text.clone()).collect()).unwrap_or_default();
+        let mut names: Vec<String> =
+            imp.names.as_ref().map(|ns| ns.iter().map(|n| n.text.clone()).collect()).unwrap_or_default();
         let mut error = None;
         match self.loader.load(&path) {
             Err(msg) => error = Some(msg),
@@ -1115,7 +1128,8 @@ impl<'a> Lowerer<'a> {
                             names = top_level_exports(&program);
                         }
                         self.import_stack.push(resolved.clone());
-                        let (m, _) = lower_with_stack(&path, &text, &program, self.is_builtin, self.loader, self.import_stack);
+                        let (m, _) =
+                            lower_with_stack(&path, &text, &program, self.is_builtin, self.loader, self.import_stack);
                         self.import_stack.pop();
                         self.module.imports.push(Arc::new(m));
                         module_index = Some((self.module.imports.len() - 1) as u32);
@@ -1197,7 +1211,11 @@ impl<'a> Lowerer<'a> {
             };
             let f = self.f();
             f.proto.local_names.push(p.name.text.clone());
-            f.scopes.last_mut().expect("scope").vars.insert(p.name.text.clone(), Var { loc, mutable: true, active: true });
+            f.scopes
+                .last_mut()
+                .expect("scope")
+                .vars
+                .insert(p.name.text.clone(), Var { loc, mutable: true, active: true });
         }
         self.push_scope(false);
         self.predeclare(&body.stmts);
@@ -1697,7 +1715,9 @@ impl<'a> Lowerer<'a> {
                     Resolved::Upval(i, _) => {
                         self.emit(Instr::GetUpval { dst: cur, idx: i, name: u32::MAX }, at);
                     }
-                    Resolved::Global(g, _) | Resolved::Unbound(g) | Resolved::Local(Var { loc: Loc::Global(g), .. }) => {
+                    Resolved::Global(g, _)
+                    | Resolved::Unbound(g)
+                    | Resolved::Local(Var { loc: Loc::Global(g), .. }) => {
                         self.emit(Instr::GetGlobalOpt { dst: cur, slot: g }, at);
                     }
                     Resolved::Builtin => {
@@ -1957,10 +1977,8 @@ fn fn_names(params: &[ast::Param], body: &Block, out: &mut FxHashSet<String>) {
 fn collect_names_expr(x: &Expr, out: &mut FxHashSet<String>, inside: bool) {
     let e = |y: &Expr, out: &mut FxHashSet<String>| collect_names_expr(y, out, inside);
     match &x.kind {
-        ExprKind::Ident(n) => {
-            if inside {
-                out.insert(n.clone());
-            }
+        ExprKind::Ident(n) if inside => {
+            out.insert(n.clone());
         }
         ExprKind::Interp(parts) => {
             for p in parts {

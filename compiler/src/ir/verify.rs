@@ -28,7 +28,13 @@ fn verify_proto(m: &Module, p: &Proto) -> Result<(), String> {
     }
     let n = p.code.len() as u32;
     let reg = |r: Reg| if r < p.n_regs { Ok(()) } else { Err(format!("register r{r} out of range")) };
-    let regs = |r: Reg, k: u32| if r as u32 + k <= p.n_regs as u32 { Ok(()) } else { Err(format!("registers r{r}+{k} out of range")) };
+    let regs = |r: Reg, k: u32| {
+        if r as u32 + k <= p.n_regs as u32 {
+            Ok(())
+        } else {
+            Err(format!("registers r{r}+{k} out of range"))
+        }
+    };
     let jump = |t: u32| if t < n { Ok(()) } else { Err(format!("jump target {t} out of range")) };
     let konst = |k: u32| if (k as usize) < p.consts.len() { Ok(()) } else { Err(format!("constant {k} out of range")) };
     let kstr = |k: u32| match p.consts.get(k as usize) {
@@ -37,7 +43,13 @@ fn verify_proto(m: &Module, p: &Proto) -> Result<(), String> {
     };
     let global = |g: u32| if (g as usize) < m.globals.len() { Ok(()) } else { Err(format!("global {g} out of range")) };
     let upval = |u: u16| if (u as usize) < p.upvals.len() { Ok(()) } else { Err(format!("upvalue {u} out of range")) };
-    let side = |i: u16, len: usize| if (i as usize) < len { Ok(()) } else { Err(format!("side table index {i} out of range")) };
+    let side = |i: u16, len: usize| {
+        if (i as usize) < len {
+            Ok(())
+        } else {
+            Err(format!("side table index {i} out of range"))
+        }
+    };
     let name_or_none = |k: u32| if k == u32::MAX { Ok(()) } else { kstr(k) };
     for path in &p.paths {
         match path.root {

@@ -155,7 +155,8 @@ impl Checker {
                     match ty.as_ref().map(from_annotation) {
                         Some(t) => {
                             if !compatible(&t, &u) {
-                                self.findings.push(format!("type mismatch: '{}' declared as {t} but assigned {u}", n.text));
+                                self.findings
+                                    .push(format!("type mismatch: '{}' declared as {t} but assigned {u}", n.text));
                             }
                             self.vars.insert(n.text.clone(), t);
                         }
@@ -170,7 +171,8 @@ impl Checker {
                 if target.path.is_empty() && op.is_none() {
                     if let Some(t) = self.vars.get(&target.root.text).cloned() {
                         if !compatible(&t, &u) {
-                            self.findings.push(format!("type mismatch: '{}' is {t} but assigned {u}", target.root.text));
+                            self.findings
+                                .push(format!("type mismatch: '{}' is {t} but assigned {u}", target.root.text));
                         }
                     }
                 }
@@ -203,7 +205,9 @@ impl Checker {
                 self.block(body);
             }
             StmtKind::Loop { body } => self.block(body),
-            StmtKind::Repeat { count, body } | StmtKind::Retry { count, body } | StmtKind::Timeout { seconds: count, body } => {
+            StmtKind::Repeat { count, body }
+            | StmtKind::Retry { count, body }
+            | StmtKind::Timeout { seconds: count, body } => {
                 self.infer(count);
                 self.block(body);
             }
@@ -406,9 +410,14 @@ impl Checker {
                             .cloned()
                             .unwrap_or_else(|| fields.iter().map(|(n, _)| n.text.clone()).collect());
                         for m in methods {
-                            let has = field_names.contains(&m) || self.fns.contains_key(&m) || self.fns.contains_key(&format!("{}_{m}", s.text));
+                            let has = field_names.contains(&m)
+                                || self.fns.contains_key(&m)
+                                || self.fns.contains_key(&format!("{}_{m}", s.text));
                             if !has {
-                                self.findings.push(format!("struct '{}' does not satisfy interface '{iface}': missing '{m}'", s.text));
+                                self.findings.push(format!(
+                                    "struct '{}' does not satisfy interface '{iface}': missing '{m}'",
+                                    s.text
+                                ));
                             }
                         }
                         continue;
@@ -426,7 +435,8 @@ impl Checker {
             "len" | "int" => Ty::Int,
             "float" => Ty::Float,
             "str" | "type" | "typeof" | "uuid" | "cwd" | "sh" => Ty::Str,
-            "is_ok" | "is_err" | "is_some" | "is_none" | "contains" | "starts_with" | "ends_with" | "sh_ok" | "satisfies" => Ty::Bool,
+            "is_ok" | "is_err" | "is_some" | "is_none" | "contains" | "starts_with" | "ends_with" | "sh_ok"
+            | "satisfies" => Ty::Bool,
             "range" | "map" | "filter" | "sort" | "reverse" | "keys" | "values" | "split" | "sh_lines" | "entries" => {
                 Ty::Array(Box::new(Ty::Unknown))
             }
@@ -447,21 +457,36 @@ mod tests {
     #[test]
     fn spec_example() {
         let f = findings("fn f(x: Int) -> String { return x }\nlet s: String = 5\nsay \"still runs\"\n");
-        assert_eq!(f, vec![
-            "return type mismatch: expected String but returning Int".to_string(),
-            "type mismatch: 's' declared as String but assigned Int".to_string(),
-        ]);
+        assert_eq!(
+            f,
+            vec![
+                "return type mismatch: expected String but returning Int".to_string(),
+                "type mismatch: 's' declared as String but assigned Int".to_string(),
+            ]
+        );
     }
 
     #[test]
     fn arity_respects_defaults_and_any_is_compatible() {
-        assert!(findings("fn g(a, b = 1) { return a }\ng(1)\nlet k: Any = 1\nlet a: [Int] = range(3)\nlet b: [Int] = []\n").is_empty());
-        assert_eq!(findings("fn g(a) { return a }\ng(1, 2)\n"), vec!["function 'g' expects 1 argument(s), got 2".to_string()]);
+        assert!(findings(
+            "fn g(a, b = 1) { return a }\ng(1)\nlet k: Any = 1\nlet a: [Int] = range(3)\nlet b: [Int] = []\n"
+        )
+        .is_empty());
+        assert_eq!(
+            findings("fn g(a) { return a }\ng(1, 2)\n"),
+            vec!["function 'g' expects 1 argument(s), got 2".to_string()]
+        );
     }
 
     #[test]
     fn argument_types_and_reassignment() {
         let f = findings("fn h(n: Int) { return n }\nh(\"x\")\nlet mut c: Int = 1\nc = \"s\"\n");
-        assert_eq!(f, vec!["argument 1 of 'h': expected Int but got String".to_string(), "type mismatch: 'c' is Int but assigned String".to_string()]);
+        assert_eq!(
+            f,
+            vec![
+                "argument 1 of 'h': expected Int but got String".to_string(),
+                "type mismatch: 'c' is Int but assigned String".to_string()
+            ]
+        );
     }
 }

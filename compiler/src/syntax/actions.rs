@@ -23,11 +23,7 @@ pub struct ParseCtx<'a> {
 
 impl<'a> ParseCtx<'a> {
     pub fn new(text: &'a str, offsets: Option<&'a [u32]>) -> ParseCtx<'a> {
-        ParseCtx {
-            text,
-            offsets,
-            errors: RefCell::new(Vec::new()),
-        }
+        ParseCtx { text, offsets, errors: RefCell::new(Vec::new()) }
     }
 
     /// The errors recorded so far.
@@ -65,9 +61,7 @@ impl<'a> ParseCtx<'a> {
     }
 
     pub fn error(&self, span: Span, message: impl Into<String>) {
-        self.errors
-            .borrow_mut()
-            .push(Diagnostic::error(span, message));
+        self.errors.borrow_mut().push(Diagnostic::error(span, message));
     }
 
     /// Records an error the parser recovered from; returns a placeholder statement.
@@ -79,36 +73,23 @@ impl<'a> ParseCtx<'a> {
         }
         let span = diag.span;
         self.errors.borrow_mut().push(diag);
-        Stmt {
-            kind: StmtKind::Expr(Expr {
-                kind: ExprKind::Null,
-                span,
-            }),
-            span,
-        }
+        Stmt { kind: StmtKind::Expr(Expr { kind: ExprKind::Null, span }), span }
     }
 }
 
 /// Turns an lalrpop error into a diagnostic with the reference wording.
 pub fn parse_error_diagnostic(error: ParseError<usize, Tok, LexError>) -> Diagnostic {
     match error {
-        ParseError::UnrecognizedToken {
-            token: (start, tok, end),
-            expected,
-        } => Diagnostic::error(
-            Span::new(start, end),
-            unexpected_message(&tok.to_string(), &expected),
-        ),
-        ParseError::UnrecognizedEof { location, expected } => Diagnostic::error(
-            Span::new(location, location),
-            unexpected_message("Eof", &expected),
-        ),
-        ParseError::ExtraToken {
-            token: (start, tok, end),
-        } => Diagnostic::error(Span::new(start, end), format!("unexpected token: {tok}")),
-        ParseError::InvalidToken { location } => {
-            Diagnostic::error(Span::new(location, location), "invalid token")
+        ParseError::UnrecognizedToken { token: (start, tok, end), expected } => {
+            Diagnostic::error(Span::new(start, end), unexpected_message(&tok.to_string(), &expected))
         }
+        ParseError::UnrecognizedEof { location, expected } => {
+            Diagnostic::error(Span::new(location, location), unexpected_message("Eof", &expected))
+        }
+        ParseError::ExtraToken { token: (start, tok, end) } => {
+            Diagnostic::error(Span::new(start, end), format!("unexpected token: {tok}"))
+        }
+        ParseError::InvalidToken { location } => Diagnostic::error(Span::new(location, location), "invalid token"),
         ParseError::User { error } => match error {},
     }
 }
@@ -116,10 +97,8 @@ pub fn parse_error_diagnostic(error: ParseError<usize, Tok, LexError>) -> Diagno
 /// `expected X, got Y` when exactly one terminal (or only a name) would do, else
 /// `unexpected token: Y`.
 fn unexpected_message(got: &str, expected: &[String]) -> String {
-    let only_names = expected.iter().any(|t| t == "Ident")
-        && expected
-            .iter()
-            .all(|t| t == "Ident" || is_soft_keyword_terminal(t));
+    let only_names =
+        expected.iter().any(|t| t == "Ident") && expected.iter().all(|t| t == "Ident" || is_soft_keyword_terminal(t));
     match expected {
         _ if only_names => format!("expected identifier, got {got}"),
         [only] => format!("expected {}, got {got}", terminal_name(only)),
@@ -169,72 +148,37 @@ pub fn span(start: usize, end: usize) -> Span {
 }
 
 pub fn expr(kind: ExprKind, start: usize, end: usize) -> Expr {
-    Expr {
-        kind,
-        span: Span::new(start, end),
-    }
+    Expr { kind, span: Span::new(start, end) }
 }
 
 pub fn stmt(kind: StmtKind, start: usize, end: usize) -> Stmt {
-    Stmt {
-        kind,
-        span: Span::new(start, end),
-    }
+    Stmt { kind, span: Span::new(start, end) }
 }
 
 /// An expression used as a statement.
 pub fn expr_stmt(e: Expr) -> Stmt {
     let span = e.span;
-    Stmt {
-        kind: StmtKind::Expr(e),
-        span,
-    }
+    Stmt { kind: StmtKind::Expr(e), span }
 }
 
 pub fn binary(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
     let span = lhs.span.to(rhs.span);
-    Expr {
-        kind: ExprKind::Binary {
-            op,
-            lhs: Box::new(lhs),
-            rhs: Box::new(rhs),
-        },
-        span,
-    }
+    Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span }
 }
 
 pub fn logical(and: bool, lhs: Expr, rhs: Expr) -> Expr {
     let span = lhs.span.to(rhs.span);
-    Expr {
-        kind: ExprKind::Logical {
-            and,
-            lhs: Box::new(lhs),
-            rhs: Box::new(rhs),
-        },
-        span,
-    }
+    Expr { kind: ExprKind::Logical { and, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span }
 }
 
 pub fn pipe(lhs: Expr, rhs: Expr) -> Expr {
     let span = lhs.span.to(rhs.span);
-    Expr {
-        kind: ExprKind::Pipe {
-            lhs: Box::new(lhs),
-            rhs: Box::new(rhs),
-        },
-        span,
-    }
+    Expr { kind: ExprKind::Pipe { lhs: Box::new(lhs), rhs: Box::new(rhs) }, span }
 }
 
 pub fn unary(op: UnaryOp, operand: Expr, start: usize) -> Expr {
     let span = Span::new(start, operand.span.end as usize);
-    Expr {
-        kind: ExprKind::Unary {
-            op,
-            operand: Box::new(operand),
-        },
-        span,
-    }
+    Expr { kind: ExprKind::Unary { op, operand: Box::new(operand) }, span }
 }
 
 /// `callee(args)`; a call of an unparenthesised field access is a method call
@@ -242,44 +186,21 @@ pub fn unary(op: UnaryOp, operand: Expr, start: usize) -> Expr {
 pub fn call(callee: Expr, args: Vec<Expr>, end: usize) -> Expr {
     let span = Span::new(callee.span.start as usize, end);
     match callee.kind {
-        ExprKind::Field { obj, name } if callee.span.end == name.span.end => Expr {
-            kind: ExprKind::MethodCall {
-                recv: obj,
-                name,
-                args,
-            },
-            span,
-        },
+        ExprKind::Field { obj, name } if callee.span.end == name.span.end => {
+            Expr { kind: ExprKind::MethodCall { recv: obj, name, args }, span }
+        }
         kind => {
-            let callee = Expr {
-                kind,
-                span: callee.span,
-            };
-            Expr {
-                kind: ExprKind::Call {
-                    callee: Box::new(callee),
-                    args,
-                },
-                span,
-            }
+            let callee = Expr { kind, span: callee.span };
+            Expr { kind: ExprKind::Call { callee: Box::new(callee), args }, span }
         }
     }
 }
 
 /// A call of a builtin by name (`wait(…)` in expression position).
 pub fn builtin_call(name: &str, name_span: Span, args: Vec<Expr>, end: usize) -> Expr {
-    let callee = Expr {
-        kind: ExprKind::Ident(name.to_string()),
-        span: name_span,
-    };
+    let callee = Expr { kind: ExprKind::Ident(name.to_string()), span: name_span };
     let span = Span::new(name_span.start as usize, end);
-    Expr {
-        kind: ExprKind::Call {
-            callee: Box::new(callee),
-            args,
-        },
-        span,
-    }
+    Expr { kind: ExprKind::Call { callee: Box::new(callee), args }, span }
 }
 
 /// Converts the left side of an assignment into a target: a name followed by field
@@ -292,14 +213,7 @@ pub fn assign_target(ctx: &ParseCtx, target: Expr) -> AssignTarget {
         match current.kind {
             ExprKind::Ident(text) => {
                 path.reverse();
-                return AssignTarget {
-                    root: Name {
-                        text,
-                        span: current.span,
-                    },
-                    path,
-                    span,
-                };
+                return AssignTarget { root: Name { text, span: current.span }, path, span };
             }
             ExprKind::Field { obj, name } => {
                 path.push(PathSeg::Field(name));
@@ -311,15 +225,8 @@ pub fn assign_target(ctx: &ParseCtx, target: Expr) -> AssignTarget {
             }
             _ => {
                 ctx.error(span, "invalid assignment target");
-                let root = Name {
-                    text: String::new(),
-                    span,
-                };
-                return AssignTarget {
-                    root,
-                    path: Vec::new(),
-                    span,
-                };
+                let root = Name { text: String::new(), span };
+                return AssignTarget { root, path: Vec::new(), span };
             }
         }
     }
@@ -330,19 +237,11 @@ pub fn assign_target(ctx: &ParseCtx, target: Expr) -> AssignTarget {
 pub fn push_stmt(list: &mut Vec<Stmt>, mut stmt: Stmt) {
     if let StmtKind::FnDef(def) = &mut stmt.kind {
         let mut attached = Vec::new();
-        while let Some(Stmt {
-            kind: StmtKind::Decorator(d),
-            ..
-        }) = list.last()
-        {
+        while let Some(Stmt { kind: StmtKind::Decorator(d), .. }) = list.last() {
             if d.name.text == "server" {
                 break;
             }
-            if let Some(Stmt {
-                kind: StmtKind::Decorator(d),
-                ..
-            }) = list.pop()
-            {
+            if let Some(Stmt { kind: StmtKind::Decorator(d), .. }) = list.pop() {
                 attached.push(d);
             }
         }
@@ -363,30 +262,12 @@ pub fn first_stmt(stmt: Stmt) -> Vec<Stmt> {
 }
 
 /// A named type annotation.
-pub fn named_type(
-    ctx: &ParseCtx,
-    name: String,
-    args: Vec<TypeAnn>,
-    start: usize,
-    end: usize,
-) -> TypeAnn {
-    TypeAnn {
-        kind: TypeKind::Named(name, args),
-        text: ctx.slice(start, end),
-        span: Span::new(start, end),
-    }
+pub fn named_type(ctx: &ParseCtx, name: String, args: Vec<TypeAnn>, start: usize, end: usize) -> TypeAnn {
+    TypeAnn { kind: TypeKind::Named(name, args), text: ctx.slice(start, end), span: Span::new(start, end) }
 }
 
 /// A match arm whose body is a single statement.
 pub fn stmt_arm(pattern: Pattern, body: Stmt, start: usize, end: usize) -> MatchArm {
     let span = body.span;
-    MatchArm {
-        pattern,
-        body: Block {
-            stmts: vec![body],
-            span,
-        },
-        braced: false,
-        span: Span::new(start, end),
-    }
+    MatchArm { pattern, body: Block { stmts: vec![body], span }, braced: false, span: Span::new(start, end) }
 }

@@ -65,11 +65,23 @@ pub enum StmtKind {
     Expr(Expr),
     /// `let [mut] x [: T] = e`, `set [mut] x to e`, `let {a, b} = e`,
     /// `unpack [a, ...r] from e`, `grab x from url` (value = builtin `fetch` call).
-    Let { mutable: bool, target: LetTarget, ty: Option<TypeAnn>, value: Expr },
+    Let {
+        mutable: bool,
+        target: LetTarget,
+        ty: Option<TypeAnn>,
+        value: Expr,
+    },
     /// `t = e`, `t op= e`, `change t to e`.
-    Assign { target: AssignTarget, op: Option<BinOp>, value: Expr },
+    Assign {
+        target: AssignTarget,
+        op: Option<BinOp>,
+        value: Expr,
+    },
     /// `say e` / `yell e` / `whisper e`.
-    Print { kind: PrintKind, value: Expr },
+    Print {
+        kind: PrintKind,
+        value: Expr,
+    },
     /// `fn`/`define`/`async fn`/`forge` definitions, with their decorators.
     FnDef(FnDef),
     /// `struct`/`thing`.
@@ -81,30 +93,66 @@ pub enum StmtKind {
     /// `impl T {…}`, `impl I for T {…}`, `give T {…}`, `give T the power I {…}`.
     Impl(ImplBlock),
     /// `for [each] a[, b] in e { … }`.
-    For { first: Name, second: Option<Name>, iterable: Expr, body: Block },
-    While { cond: Expr, body: Block },
-    Loop { body: Block },
+    For {
+        first: Name,
+        second: Option<Name>,
+        iterable: Expr,
+        body: Block,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+    },
+    Loop {
+        body: Block,
+    },
     /// `repeat n [times] { … }` — the body sees `_` = 0, 1, …
-    Repeat { count: Expr, body: Block },
+    Repeat {
+        count: Expr,
+        body: Block,
+    },
     Break,
     Continue,
     Return(Option<Expr>),
     /// `try { … } catch name { … }`.
-    Try { body: Block, catch_name: Name, catch_body: Block },
+    Try {
+        body: Block,
+        catch_name: Name,
+        catch_body: Block,
+    },
     /// `check e`, `check e is [not] empty`, `check e between lo and hi`, `check e contains x`.
-    Check { value: Expr, test: CheckTest },
+    Check {
+        value: Expr,
+        test: CheckTest,
+    },
     /// `retry n [times] { … }`.
-    Retry { count: Expr, body: Block },
+    Retry {
+        count: Expr,
+        body: Block,
+    },
     /// `timeout n [seconds] { … }`.
-    Timeout { seconds: Expr, body: Block },
+    Timeout {
+        seconds: Expr,
+        body: Block,
+    },
     /// `schedule [every] n [seconds|minutes|hours] { … }`.
-    Schedule { interval: Expr, unit: TimeUnit, body: Block },
+    Schedule {
+        interval: Expr,
+        unit: TimeUnit,
+        body: Block,
+    },
     /// `watch path { … }`.
-    Watch { path: Expr, body: Block },
+    Watch {
+        path: Expr,
+        body: Block,
+    },
     /// `wait e [seconds]` (also `wait(e)` in statement position).
     Wait(Expr),
     /// `download url [to path]`.
-    Download { url: Expr, to: Option<Expr> },
+    Download {
+        url: Expr,
+        to: Option<Expr>,
+    },
     /// `crawl url`.
     Crawl(Expr),
     /// `emit e` / `yield e`: accepted and ignored; `e` is never evaluated.
@@ -164,7 +212,9 @@ pub enum PathSeg {
 pub enum CheckTest {
     Truthy,
     /// `is empty` (negated = false) / `is not empty` (negated = true).
-    Empty { negated: bool },
+    Empty {
+        negated: bool,
+    },
     Between(Expr, Expr),
     Contains(Expr),
 }
@@ -316,32 +366,75 @@ pub enum ExprKind {
     /// `{k: v, "k2": v2}` — keys in source order (duplicates allowed).
     Object(Vec<(String, Span, Expr)>),
     /// `Name { f: v }` / `craft Name { f: v }`.
-    StructLit { name: Name, fields: Vec<(Name, Expr)> },
+    StructLit {
+        name: Name,
+        fields: Vec<(Name, Expr)>,
+    },
     /// `{ stmt* }` in expression position.
     Block(Block),
     /// `if c { … } [else (if …| { … })]`.
-    If { cond: Box<Expr>, then: Block, otherwise: Option<Box<Else>> },
-    When { subject: Box<Expr>, arms: Vec<WhenArm> },
-    Match { subject: Box<Expr>, arms: Vec<MatchArm> },
+    If {
+        cond: Box<Expr>,
+        then: Block,
+        otherwise: Option<Box<Else>>,
+    },
+    When {
+        subject: Box<Expr>,
+        arms: Vec<WhenArm>,
+    },
+    Match {
+        subject: Box<Expr>,
+        arms: Vec<MatchArm>,
+    },
     /// `safe { … }`.
     Safe(Block),
     /// `spawn { … }`.
     Spawn(Block),
     /// `fn(params) { body }`.
-    Lambda { params: Vec<Param>, body: Block },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Lambda {
+        params: Vec<Param>,
+        body: Block,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `a && b` / `a || b` (short-circuit, result is a Bool).
-    Logical { and: bool, lhs: Box<Expr>, rhs: Box<Expr> },
+    Logical {
+        and: bool,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `a |> f` — calls `f(a)`.
-    Pipe { lhs: Box<Expr>, rhs: Box<Expr> },
-    Unary { op: UnaryOp, operand: Box<Expr> },
-    Call { callee: Box<Expr>, args: Vec<Expr> },
+    Pipe {
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Expr>,
+    },
     /// `recv.name(args)`.
-    MethodCall { recv: Box<Expr>, name: Name, args: Vec<Expr> },
+    MethodCall {
+        recv: Box<Expr>,
+        name: Name,
+        args: Vec<Expr>,
+    },
     /// `obj.name`.
-    Field { obj: Box<Expr>, name: Name },
+    Field {
+        obj: Box<Expr>,
+        name: Name,
+    },
     /// `obj[index]`.
-    Index { obj: Box<Expr>, index: Box<Expr> },
+    Index {
+        obj: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `e?`.
     Try(Box<Expr>),
 }
@@ -403,7 +496,10 @@ pub enum PatternKind {
     /// A bare name: a unit-variant test if it names one (or `None`), else a binding.
     Ident(String),
     /// `Name(p, …)` — `Ok`, `Err`, `Some`, `None` or an ADT variant / type name.
-    Ctor { name: String, args: Vec<Pattern> },
+    Ctor {
+        name: String,
+        args: Vec<Pattern>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

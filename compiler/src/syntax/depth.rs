@@ -124,31 +124,18 @@ fn push_stmt_children<'a>(stmt: &'a Stmt, out: &mut Vec<Node<'a>>) {
             }
         }
         StmtKind::Impl(block) => out.extend(block.methods.iter().map(Node::Fn)),
-        StmtKind::For {
-            iterable: value,
-            body,
-            ..
-        }
+        StmtKind::For { iterable: value, body, .. }
         | StmtKind::While { cond: value, body }
         | StmtKind::Repeat { count: value, body }
         | StmtKind::Retry { count: value, body }
-        | StmtKind::Timeout {
-            seconds: value,
-            body,
-        }
-        | StmtKind::Schedule {
-            interval: value,
-            body,
-            ..
-        }
+        | StmtKind::Timeout { seconds: value, body }
+        | StmtKind::Schedule { interval: value, body, .. }
         | StmtKind::Watch { path: value, body } => {
             out.push(e(value));
             out.push(b(body));
         }
         StmtKind::Loop { body } => out.push(b(body)),
-        StmtKind::Try {
-            body, catch_body, ..
-        } => {
+        StmtKind::Try { body, catch_body, .. } => {
             out.push(b(body));
             out.push(b(catch_body));
         }
@@ -169,11 +156,7 @@ fn push_stmt_children<'a>(stmt: &'a Stmt, out: &mut Vec<Node<'a>>) {
         }
         StmtKind::Prompt(def) => out.push(Node::Params(&def.params)),
         StmtKind::Decorator(deco) => out.extend(deco.args.iter().map(|(_, x)| e(x))),
-        StmtKind::Return(None)
-        | StmtKind::Break
-        | StmtKind::Continue
-        | StmtKind::Emit
-        | StmtKind::Import(_) => {}
+        StmtKind::Return(None) | StmtKind::Break | StmtKind::Continue | StmtKind::Emit | StmtKind::Import(_) => {}
     }
 }
 
@@ -197,14 +180,8 @@ fn push_expr_children<'a>(expr: &'a Expr, out: &mut Vec<Node<'a>>) {
         ExprKind::Array(items) => out.extend(items.iter().map(e)),
         ExprKind::Object(fields) => out.extend(fields.iter().map(|(_, _, x)| e(x))),
         ExprKind::StructLit { fields, .. } => out.extend(fields.iter().map(|(_, x)| e(x))),
-        ExprKind::Block(block) | ExprKind::Safe(block) | ExprKind::Spawn(block) => {
-            out.push(Node::Block(block))
-        }
-        ExprKind::If {
-            cond,
-            then,
-            otherwise,
-        } => {
+        ExprKind::Block(block) | ExprKind::Safe(block) | ExprKind::Spawn(block) => out.push(Node::Block(block)),
+        ExprKind::If { cond, then, otherwise } => {
             out.push(e(cond));
             out.push(Node::Block(then));
             match otherwise.as_deref() {
@@ -233,9 +210,7 @@ fn push_expr_children<'a>(expr: &'a Expr, out: &mut Vec<Node<'a>>) {
             out.push(Node::Params(params));
             out.push(Node::Block(body));
         }
-        ExprKind::Binary { lhs, rhs, .. }
-        | ExprKind::Logical { lhs, rhs, .. }
-        | ExprKind::Pipe { lhs, rhs } => {
+        ExprKind::Binary { lhs, rhs, .. } | ExprKind::Logical { lhs, rhs, .. } | ExprKind::Pipe { lhs, rhs } => {
             out.push(e(lhs));
             out.push(e(rhs));
         }
@@ -296,9 +271,7 @@ pub fn dismantle(program: Program) {
                 }
             }
             Owned::Type(ty) => match ty.kind {
-                TypeKind::Array(inner) | TypeKind::Optional(inner) => {
-                    work.push(Owned::Type(*inner))
-                }
+                TypeKind::Array(inner) | TypeKind::Optional(inner) => work.push(Owned::Type(*inner)),
                 TypeKind::Named(_, args) => work.extend(args.into_iter().map(Owned::Type)),
             },
             Owned::Expr(expr) => take_expr(expr, &mut work),
@@ -346,31 +319,18 @@ fn take_stmt(stmt: Stmt, work: &mut Vec<Owned>) {
             }
         }
         StmtKind::Impl(block) => work.extend(block.methods.into_iter().map(Owned::Fn)),
-        StmtKind::For {
-            iterable: value,
-            body,
-            ..
-        }
+        StmtKind::For { iterable: value, body, .. }
         | StmtKind::While { cond: value, body }
         | StmtKind::Repeat { count: value, body }
         | StmtKind::Retry { count: value, body }
-        | StmtKind::Timeout {
-            seconds: value,
-            body,
-        }
-        | StmtKind::Schedule {
-            interval: value,
-            body,
-            ..
-        }
+        | StmtKind::Timeout { seconds: value, body }
+        | StmtKind::Schedule { interval: value, body, .. }
         | StmtKind::Watch { path: value, body } => {
             work.push(e(value));
             work.push(b(body));
         }
         StmtKind::Loop { body } => work.push(b(body)),
-        StmtKind::Try {
-            body, catch_body, ..
-        } => {
+        StmtKind::Try { body, catch_body, .. } => {
             work.push(b(body));
             work.push(b(catch_body));
         }
@@ -391,11 +351,7 @@ fn take_stmt(stmt: Stmt, work: &mut Vec<Owned>) {
         }
         StmtKind::Prompt(def) => work.push(Owned::Params(def.params)),
         StmtKind::Decorator(deco) => work.extend(deco.args.into_iter().map(|(_, x)| e(x))),
-        StmtKind::Return(None)
-        | StmtKind::Break
-        | StmtKind::Continue
-        | StmtKind::Emit
-        | StmtKind::Import(_) => {}
+        StmtKind::Return(None) | StmtKind::Break | StmtKind::Continue | StmtKind::Emit | StmtKind::Import(_) => {}
     }
 }
 
@@ -420,14 +376,8 @@ fn take_expr(expr: Expr, work: &mut Vec<Owned>) {
         ExprKind::Array(items) => work.extend(items.into_iter().map(e)),
         ExprKind::Object(fields) => work.extend(fields.into_iter().map(|(_, _, x)| e(x))),
         ExprKind::StructLit { fields, .. } => work.extend(fields.into_iter().map(|(_, x)| e(x))),
-        ExprKind::Block(block) | ExprKind::Safe(block) | ExprKind::Spawn(block) => {
-            work.push(Owned::Block(block))
-        }
-        ExprKind::If {
-            cond,
-            then,
-            otherwise,
-        } => {
+        ExprKind::Block(block) | ExprKind::Safe(block) | ExprKind::Spawn(block) => work.push(Owned::Block(block)),
+        ExprKind::If { cond, then, otherwise } => {
             work.push(boxed(cond));
             work.push(Owned::Block(then));
             match otherwise.map(|x| *x) {
@@ -456,9 +406,7 @@ fn take_expr(expr: Expr, work: &mut Vec<Owned>) {
             work.push(Owned::Params(params));
             work.push(Owned::Block(body));
         }
-        ExprKind::Binary { lhs, rhs, .. }
-        | ExprKind::Logical { lhs, rhs, .. }
-        | ExprKind::Pipe { lhs, rhs } => {
+        ExprKind::Binary { lhs, rhs, .. } | ExprKind::Logical { lhs, rhs, .. } | ExprKind::Pipe { lhs, rhs } => {
             work.push(boxed(lhs));
             work.push(boxed(rhs));
         }

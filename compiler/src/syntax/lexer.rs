@@ -73,11 +73,7 @@ impl FrameKind {
     fn is_quiet(self) -> bool {
         matches!(
             self,
-            FrameKind::Paren
-                | FrameKind::Bracket
-                | FrameKind::Object
-                | FrameKind::StructBody
-                | FrameKind::Quiet
+            FrameKind::Paren | FrameKind::Bracket | FrameKind::Object | FrameKind::StructBody | FrameKind::Quiet
         )
     }
 }
@@ -118,11 +114,7 @@ struct Frame {
 
 impl Frame {
     fn new(kind: FrameKind) -> Frame {
-        Frame {
-            kind,
-            head: None,
-            line: None,
-        }
+        Frame { kind, head: None, line: None }
     }
 }
 
@@ -216,10 +208,7 @@ impl<'s> Lexer<'s> {
     /// The file offset of local position `pos`.
     fn file_pos(&self, pos: usize) -> usize {
         match self.offsets {
-            Some(offsets) => offsets
-                .get(pos)
-                .or(offsets.last())
-                .map_or(pos, |&o| o as usize),
+            Some(offsets) => offsets.get(pos).or(offsets.last()).map_or(pos, |&o| o as usize),
             None => pos,
         }
     }
@@ -234,10 +223,7 @@ impl<'s> Lexer<'s> {
     }
 
     fn top(&self) -> Frame {
-        self.frames
-            .last()
-            .copied()
-            .unwrap_or(Frame::new(FrameKind::Root))
+        self.frames.last().copied().unwrap_or(Frame::new(FrameKind::Root))
     }
 
     fn top_mut(&mut self) -> &mut Frame {
@@ -329,11 +315,7 @@ impl<'s> Lexer<'s> {
                 let (s, e) = (self.file_pos(nl), self.file_pos(nl + 1));
                 self.queue.push_back((s, Tok::Newline, e));
                 self.prev2 = self.prev;
-                self.prev = Info {
-                    exists: true,
-                    newline: true,
-                    ..Info::default()
-                };
+                self.prev = Info { exists: true, newline: true, ..Info::default() };
                 self.top_mut().line = None;
             }
         }
@@ -344,13 +326,7 @@ impl<'s> Lexer<'s> {
         let tok = self.track_nesting(tok, end, had_newline);
         let is_prefix = match tok {
             Tok::Minus => !self.prev.ends_operand,
-            Tok::Not
-            | Tok::DotDotDot
-            | Tok::Await
-            | Tok::Hold
-            | Tok::Must
-            | Tok::Freeze
-            | Tok::Ask => true,
+            Tok::Not | Tok::DotDotDot | Tok::Await | Tok::Hold | Tok::Must | Tok::Freeze | Tok::Ask => true,
             _ => false,
         };
         self.prefix_run = if is_prefix { self.prefix_run + 1 } else { 0 };
@@ -403,36 +379,22 @@ impl<'s> Lexer<'s> {
         match tok {
             Tok::Ident(word) => {
                 let replaced = match (word.as_str(), frame.line) {
-                    ("is", Some(LineMode::Check { .. })) if !after_dot && !self.prev.check_kw => {
-                        Some(Tok::CheckIs)
-                    }
+                    ("is", Some(LineMode::Check { .. })) if !after_dot && !self.prev.check_kw => Some(Tok::CheckIs),
                     ("not", _) if self.prev.check_is => Some(Tok::CheckNot),
-                    ("empty", _) if self.prev.check_is || self.prev.check_not => {
-                        Some(Tok::CheckEmpty)
-                    }
-                    ("between", Some(LineMode::Check { .. }))
-                        if !after_dot && !self.prev.check_kw =>
-                    {
+                    ("empty", _) if self.prev.check_is || self.prev.check_not => Some(Tok::CheckEmpty),
+                    ("between", Some(LineMode::Check { .. })) if !after_dot && !self.prev.check_kw => {
                         self.top_mut().line = Some(LineMode::Check { seen_between: true });
                         Some(Tok::CheckBetween)
                     }
-                    ("and", Some(LineMode::Check { seen_between: true })) if !after_dot => {
-                        Some(Tok::CheckAnd)
-                    }
+                    ("and", Some(LineMode::Check { seen_between: true })) if !after_dot => Some(Tok::CheckAnd),
                     ("contains", Some(LineMode::Check { .. }))
-                        if !after_dot
-                            && !self.prev.check_kw
-                            && self.byte(self.peek_inline(end)) != b'(' =>
+                        if !after_dot && !self.prev.check_kw && self.byte(self.peek_inline(end)) != b'(' =>
                     {
                         Some(Tok::CheckContains)
                     }
                     ("with", Some(LineMode::Grab)) if !after_dot => Some(Tok::With),
-                    ("minutes", _) if frame.head == Some(Head::Schedule) && !after_dot => {
-                        Some(Tok::Minutes)
-                    }
-                    ("hours", _) if frame.head == Some(Head::Schedule) && !after_dot => {
-                        Some(Tok::Hours)
-                    }
+                    ("minutes", _) if frame.head == Some(Head::Schedule) && !after_dot => Some(Tok::Minutes),
+                    ("hours", _) if frame.head == Some(Head::Schedule) && !after_dot => Some(Tok::Hours),
                     ("has", _)
                         if frame.kind == FrameKind::StructBody
                             && frame.head.is_none()
@@ -492,9 +454,7 @@ impl<'s> Lexer<'s> {
             Tok::Retry | Tok::Timeout | Tok::Watch if self.soft_keyword_starts_construct(end) => {
                 set_head(self, Head::Cond)
             }
-            Tok::Schedule if self.soft_keyword_starts_construct(end) => {
-                set_head(self, Head::Schedule)
-            }
+            Tok::Schedule if self.soft_keyword_starts_construct(end) => set_head(self, Head::Schedule),
             Tok::Fn | Tok::Define | Tok::Async | Tok::Forge => set_head(self, Head::Fn),
             Tok::Catch => set_head(self, Head::Catch),
             Tok::Struct => set_head(self, Head::Struct),
@@ -503,16 +463,12 @@ impl<'s> Lexer<'s> {
                 set_head(self, Head::Struct)
             }
             Tok::Power | Tok::Give | Tok::Prompt
-                if !in_decl_head
-                    && self.soft_keyword_starts_construct(end)
-                    && self.followed_by_name(end) =>
+                if !in_decl_head && self.soft_keyword_starts_construct(end) && self.followed_by_name(end) =>
             {
                 set_head(self, Head::Decl)
             }
             Tok::Check if self.soft_keyword_starts_construct(end) => {
-                self.top_mut().line = Some(LineMode::Check {
-                    seen_between: false,
-                })
+                self.top_mut().line = Some(LineMode::Check { seen_between: false })
             }
             Tok::Grab => self.top_mut().line = Some(LineMode::Grab),
             _ => {}
@@ -629,10 +585,7 @@ impl<'s> Lexer<'s> {
 
     /// What the lexer needs to remember about `tok`.
     fn info(&self, tok: &Tok) -> Info {
-        let mut info = Info {
-            exists: true,
-            ..Info::default()
-        };
+        let mut info = Info { exists: true, ..Info::default() };
         if self.prev.dot && tok.keyword_text().is_some() {
             // A keyword after `.` is a field name.
             info.ends_operand = true;
@@ -723,13 +676,7 @@ impl<'s> Lexer<'s> {
                 info.name_intro = true;
                 info.continues = true;
             }
-            Tok::Else
-            | Tok::Otherwise
-            | Tok::Nah
-            | Tok::Try
-            | Tok::Loop
-            | Tok::Spawn
-            | Tok::Safe => {
+            Tok::Else | Tok::Otherwise | Tok::Nah | Tok::Try | Tok::Loop | Tok::Spawn | Tok::Safe => {
                 info.block_kw = true;
                 info.continues = true;
             }
@@ -881,10 +828,7 @@ impl<'s> Lexer<'s> {
             self.pos += 1;
             digits(self);
         }
-        let text: String = self.src[start..self.pos]
-            .chars()
-            .filter(|&c| c != '_')
-            .collect();
+        let text: String = self.src[start..self.pos].chars().filter(|&c| c != '_').collect();
         if is_float {
             Tok::Float(text.parse().unwrap_or(0.0))
         } else {

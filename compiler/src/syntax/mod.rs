@@ -69,10 +69,7 @@ pub fn parse(src: &str) -> (Program, Vec<Diagnostic>) {
         let hidden = diags.len() - MAX_DIAGNOSTICS;
         diags.truncate(MAX_DIAGNOSTICS);
         let last = diags[MAX_DIAGNOSTICS - 1].span;
-        diags.push(Diagnostic::error(
-            last,
-            format!("too many errors ({hidden} more not shown)"),
-        ));
+        diags.push(Diagnostic::error(last, format!("too many errors ({hidden} more not shown)")));
     }
     (program, diags)
 }
@@ -101,27 +98,13 @@ pub(crate) fn parse_embedded(code: &str, offsets: &[u32], depth: u32) -> Result<
         Err(error) => error,
     };
     // An expression followed by more tokens is reported as such (01 §1.6.5).
-    if let ParseError::UnrecognizedToken {
-        token: (start, _, _),
-        ..
-    } = &error
-    {
-        let prefix_len = tokens
-            .iter()
-            .take_while(|t| matches!(t, Ok((s, _, _)) if s < start))
-            .count();
+    if let ParseError::UnrecognizedToken { token: (start, _, _), .. } = &error {
+        let prefix_len = tokens.iter().take_while(|t| matches!(t, Ok((s, _, _)) if s < start)).count();
         if prefix_len > 0 {
             let prefix_ctx = ParseCtx::new(code, Some(offsets));
             let prefix = tokens[..prefix_len].iter().cloned();
-            if grammar::InterpExprParser::new()
-                .parse(&prefix_ctx, prefix)
-                .is_ok()
-                && !prefix_ctx.has_errors()
-            {
-                return Err(Diagnostic::error(
-                    Span::new(*start, *start),
-                    "trailing tokens",
-                ));
+            if grammar::InterpExprParser::new().parse(&prefix_ctx, prefix).is_ok() && !prefix_ctx.has_errors() {
+                return Err(Diagnostic::error(Span::new(*start, *start), "trailing tokens"));
             }
         }
     }

@@ -6,10 +6,7 @@ use super::parse;
 /// Parses `src`, failing the test with the diagnostics if there are any.
 fn parse_ok(src: &str) -> Program {
     let (program, diags) = parse(src);
-    assert!(
-        diags.is_empty(),
-        "unexpected diagnostics for {src:?}: {diags:#?}"
-    );
+    assert!(diags.is_empty(), "unexpected diagnostics for {src:?}: {diags:#?}");
     program
 }
 
@@ -21,11 +18,7 @@ fn smoke() {
 
 /// The 1-based line of byte offset `pos`.
 fn line_of(src: &str, pos: u32) -> usize {
-    src.as_bytes()[..(pos as usize).min(src.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    src.as_bytes()[..(pos as usize).min(src.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 /// Every `.fg` file of the conformance corpus, with its contents.
@@ -54,18 +47,11 @@ fn corpus() -> Vec<(std::path::PathBuf, String)> {
 #[test]
 fn conformance_corpus_parses() {
     let files = corpus();
-    assert!(
-        files.len() >= 170,
-        "conformance corpus not found ({} files)",
-        files.len()
-    );
+    assert!(files.len() >= 170, "conformance corpus not found ({} files)", files.len());
     let mut failures = Vec::new();
     for (path, src) in &files {
         let (_, diags) = parse(src);
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
         let expected_line = match stem {
             "lex_unknown_escape" => Some((3, "unknown escape: \\q")),
             "lex_unterminated_string" => Some((3, "unterminated string")),
@@ -75,12 +61,7 @@ fn conformance_corpus_parses() {
         match expected_line {
             None => {
                 if let Some(d) = diags.first() {
-                    failures.push(format!(
-                        "{}:{}: {}",
-                        path.display(),
-                        line_of(src, d.span.start),
-                        d.message
-                    ));
+                    failures.push(format!("{}:{}: {}", path.display(), line_of(src, d.span.start), d.message));
                 }
             }
             Some((line, fragment)) => match diags.first() {
@@ -92,22 +73,12 @@ fn conformance_corpus_parses() {
             },
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} corpus failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} corpus failures:\n{}", failures.len(), failures.join("\n"));
 }
 
 /// A compact S-expression rendering of a program, for assertions.
 fn sexp(program: &Program) -> String {
-    program
-        .stmts
-        .iter()
-        .map(stmt_sexp)
-        .collect::<Vec<_>>()
-        .join(" ")
+    program.stmts.iter().map(stmt_sexp).collect::<Vec<_>>().join(" ")
 }
 
 fn block_sexp(block: &Block) -> String {
@@ -133,23 +104,10 @@ fn params_sexp(params: &[Param]) -> String {
 }
 
 fn fn_sexp(f: &FnDef) -> String {
-    let decos: String = f
-        .decorators
-        .iter()
-        .map(|d| format!("@{}{} ", d.name.text, args_sexp(&d.args)))
-        .collect();
-    let ret = f
-        .ret
-        .as_ref()
-        .map(|t| format!(" -> {}", t.text))
-        .unwrap_or_default();
+    let decos: String = f.decorators.iter().map(|d| format!("@{}{} ", d.name.text, args_sexp(&d.args))).collect();
+    let ret = f.ret.as_ref().map(|t| format!(" -> {}", t.text)).unwrap_or_default();
     let kw = if f.is_async { "async-fn" } else { "fn" };
-    format!(
-        "({decos}{kw} {} {}{ret} {})",
-        f.name.text,
-        params_sexp(&f.params),
-        block_sexp(&f.body)
-    )
+    format!("({decos}{kw} {} {}{ret} {})", f.name.text, params_sexp(&f.params), block_sexp(&f.body))
 }
 
 fn args_sexp(args: &[(Option<Name>, Expr)]) -> String {
@@ -177,23 +135,11 @@ fn target_sexp(t: &AssignTarget) -> String {
 fn stmt_sexp(stmt: &Stmt) -> String {
     match &stmt.kind {
         StmtKind::Expr(e) => expr_sexp(e),
-        StmtKind::Let {
-            mutable,
-            target,
-            ty,
-            value,
-        } => {
+        StmtKind::Let { mutable, target, ty, value } => {
             let target = match target {
                 LetTarget::Name(n) => n.text.clone(),
                 LetTarget::Object(names) => {
-                    format!(
-                        "{{{}}}",
-                        names
-                            .iter()
-                            .map(|n| n.text.as_str())
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    )
+                    format!("{{{}}}", names.iter().map(|n| n.text.as_str()).collect::<Vec<_>>().join(" "))
                 }
                 LetTarget::Array(elems) => format!(
                     "[{}]",
@@ -207,25 +153,16 @@ fn stmt_sexp(stmt: &Stmt) -> String {
                         .join(" ")
                 ),
             };
-            let ty = ty
-                .as_ref()
-                .map(|t| format!(":{}", t.text))
-                .unwrap_or_default();
+            let ty = ty.as_ref().map(|t| format!(":{}", t.text)).unwrap_or_default();
             let m = if *mutable { "let-mut" } else { "let" };
             format!("({m} {target}{ty} {})", expr_sexp(value))
         }
         StmtKind::Assign { target, op, value } => {
-            let op = op
-                .map(|o| format!("{}=", o.name()))
-                .unwrap_or_else(|| "=".into());
+            let op = op.map(|o| format!("{}=", o.name())).unwrap_or_else(|| "=".into());
             format!("({op} {} {})", target_sexp(target), expr_sexp(value))
         }
         StmtKind::Print { kind, value } => {
-            format!(
-                "({} {})",
-                format!("{kind:?}").to_lowercase(),
-                expr_sexp(value)
-            )
+            format!("({} {})", format!("{kind:?}").to_lowercase(), expr_sexp(value))
         }
         StmtKind::FnDef(f) => fn_sexp(f),
         StmtKind::StructDef(s) => {
@@ -234,11 +171,7 @@ fn stmt_sexp(stmt: &Stmt) -> String {
                 .iter()
                 .map(|f| {
                     let has = if f.embedded { "has " } else { "" };
-                    let d = f
-                        .default
-                        .as_ref()
-                        .map(|d| format!("={}", expr_sexp(d)))
-                        .unwrap_or_default();
+                    let d = f.default.as_ref().map(|d| format!("={}", expr_sexp(d))).unwrap_or_default();
                     format!("{has}{}:{}{d}", f.name.text, f.ty.text)
                 })
                 .collect();
@@ -264,41 +197,20 @@ fn stmt_sexp(stmt: &Stmt) -> String {
                 .methods
                 .iter()
                 .map(|m| {
-                    let ret = m
-                        .ret
-                        .as_ref()
-                        .map(|t| format!("->{}", t.text))
-                        .unwrap_or_default();
+                    let ret = m.ret.as_ref().map(|t| format!("->{}", t.text)).unwrap_or_default();
                     format!("{}{}{ret}", m.name.text, params_sexp(&m.params))
                 })
                 .collect();
             format!("(interface {} {})", i.name.text, ms.join(" "))
         }
         StmtKind::Impl(i) => {
-            let iface = i
-                .interface
-                .as_ref()
-                .map(|n| format!(" for-iface {}", n.text))
-                .unwrap_or_default();
+            let iface = i.interface.as_ref().map(|n| format!(" for-iface {}", n.text)).unwrap_or_default();
             let ms: Vec<String> = i.methods.iter().map(fn_sexp).collect();
             format!("(impl {}{iface} {})", i.type_name.text, ms.join(" "))
         }
-        StmtKind::For {
-            first,
-            second,
-            iterable,
-            body,
-        } => {
-            let second = second
-                .as_ref()
-                .map(|n| format!(",{}", n.text))
-                .unwrap_or_default();
-            format!(
-                "(for {}{second} {} {})",
-                first.text,
-                expr_sexp(iterable),
-                block_sexp(body)
-            )
+        StmtKind::For { first, second, iterable, body } => {
+            let second = second.as_ref().map(|n| format!(",{}", n.text)).unwrap_or_default();
+            format!("(for {}{second} {} {})", first.text, expr_sexp(iterable), block_sexp(body))
         }
         StmtKind::While { cond, body } => {
             format!("(while {} {})", expr_sexp(cond), block_sexp(body))
@@ -311,17 +223,8 @@ fn stmt_sexp(stmt: &Stmt) -> String {
         StmtKind::Continue => "continue".into(),
         StmtKind::Return(None) => "(return)".into(),
         StmtKind::Return(Some(e)) => format!("(return {})", expr_sexp(e)),
-        StmtKind::Try {
-            body,
-            catch_name,
-            catch_body,
-        } => {
-            format!(
-                "(try {} {} {})",
-                block_sexp(body),
-                catch_name.text,
-                block_sexp(catch_body)
-            )
+        StmtKind::Try { body, catch_name, catch_body } => {
+            format!("(try {} {} {})", block_sexp(body), catch_name.text, block_sexp(catch_body))
         }
         StmtKind::Check { value, test } => {
             let t = match test {
@@ -339,17 +242,8 @@ fn stmt_sexp(stmt: &Stmt) -> String {
         StmtKind::Timeout { seconds, body } => {
             format!("(timeout {} {})", expr_sexp(seconds), block_sexp(body))
         }
-        StmtKind::Schedule {
-            interval,
-            unit,
-            body,
-        } => {
-            format!(
-                "(schedule {} {:?} {})",
-                expr_sexp(interval),
-                unit,
-                block_sexp(body)
-            )
+        StmtKind::Schedule { interval, unit, body } => {
+            format!("(schedule {} {:?} {})", expr_sexp(interval), unit, block_sexp(body))
         }
         StmtKind::Watch { path, body } => {
             format!("(watch {} {})", expr_sexp(path), block_sexp(body))
@@ -361,14 +255,9 @@ fn stmt_sexp(stmt: &Stmt) -> String {
         },
         StmtKind::Crawl(e) => format!("(crawl {})", expr_sexp(e)),
         StmtKind::Emit => "(emit)".into(),
-        StmtKind::Prompt(p) => format!(
-            "(prompt {} {} {:?} {:?} {:?})",
-            p.name.text,
-            params_sexp(&p.params),
-            p.system,
-            p.user,
-            p.returns
-        ),
+        StmtKind::Prompt(p) => {
+            format!("(prompt {} {} {:?} {:?} {:?})", p.name.text, params_sexp(&p.params), p.system, p.user, p.returns)
+        }
         StmtKind::Import(i) => {
             let src = match &i.source {
                 ImportSource::Path(p) => format!("{p:?}"),
@@ -377,11 +266,7 @@ fn stmt_sexp(stmt: &Stmt) -> String {
             match &i.names {
                 Some(names) => format!(
                     "(import {src} {{{}}})",
-                    names
-                        .iter()
-                        .map(|n| n.text.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" ")
+                    names.iter().map(|n| n.text.as_str()).collect::<Vec<_>>().join(" ")
                 ),
                 None => format!("(import {src})"),
             }
@@ -415,25 +300,15 @@ fn expr_sexp(e: &Expr) -> String {
         ExprKind::Builtin(n) => format!("builtin:{n}"),
         ExprKind::Array(items) => format!("[{}]", exprs_sexp(items)),
         ExprKind::Object(fields) => {
-            let fs: Vec<String> = fields
-                .iter()
-                .map(|(k, _, v)| format!("{k}: {}", expr_sexp(v)))
-                .collect();
+            let fs: Vec<String> = fields.iter().map(|(k, _, v)| format!("{k}: {}", expr_sexp(v))).collect();
             format!("(obj {})", fs.join(", "))
         }
         ExprKind::StructLit { name, fields } => {
-            let fs: Vec<String> = fields
-                .iter()
-                .map(|(k, v)| format!("{}: {}", k.text, expr_sexp(v)))
-                .collect();
+            let fs: Vec<String> = fields.iter().map(|(k, v)| format!("{}: {}", k.text, expr_sexp(v))).collect();
             format!("(new {} {})", name.text, fs.join(", "))
         }
         ExprKind::Block(b) => format!("(block {})", block_sexp(b)),
-        ExprKind::If {
-            cond,
-            then,
-            otherwise,
-        } => {
+        ExprKind::If { cond, then, otherwise } => {
             let els = match otherwise.as_deref() {
                 None => String::new(),
                 Some(Else::If(e)) => format!(" else {}", expr_sexp(e)),
@@ -455,10 +330,8 @@ fn expr_sexp(e: &Expr) -> String {
             format!("(when {} {})", expr_sexp(subject), arms.join(", "))
         }
         ExprKind::Match { subject, arms } => {
-            let arms: Vec<String> = arms
-                .iter()
-                .map(|a| format!("{} => {}", pattern_sexp(&a.pattern), block_sexp(&a.body)))
-                .collect();
+            let arms: Vec<String> =
+                arms.iter().map(|a| format!("{} => {}", pattern_sexp(&a.pattern), block_sexp(&a.body))).collect();
             format!("(match {} {})", expr_sexp(subject), arms.join(", "))
         }
         ExprKind::Safe(b) => format!("(safe {})", block_sexp(b)),
@@ -483,20 +356,11 @@ fn expr_sexp(e: &Expr) -> String {
             format!("({op} {} {})", expr_sexp(lhs), expr_sexp(rhs))
         }
         ExprKind::Logical { and, lhs, rhs } => {
-            format!(
-                "({} {} {})",
-                if *and { "&&" } else { "||" },
-                expr_sexp(lhs),
-                expr_sexp(rhs)
-            )
+            format!("({} {} {})", if *and { "&&" } else { "||" }, expr_sexp(lhs), expr_sexp(rhs))
         }
         ExprKind::Pipe { lhs, rhs } => format!("(|> {} {})", expr_sexp(lhs), expr_sexp(rhs)),
         ExprKind::Unary { op, operand } => {
-            format!(
-                "({} {})",
-                format!("{op:?}").to_lowercase(),
-                expr_sexp(operand)
-            )
+            format!("({} {})", format!("{op:?}").to_lowercase(), expr_sexp(operand))
         }
         ExprKind::Call { callee, args } => {
             format!("(call {} {})", expr_sexp(callee), exprs_sexp(args))
@@ -519,10 +383,7 @@ fn pattern_sexp(p: &Pattern) -> String {
         PatternKind::Bool(b) => b.to_string(),
         PatternKind::Ident(n) => n.clone(),
         PatternKind::Ctor { name, args } => {
-            format!(
-                "{name}({})",
-                args.iter().map(pattern_sexp).collect::<Vec<_>>().join(" ")
-            )
+            format!("{name}({})", args.iter().map(pattern_sexp).collect::<Vec<_>>().join(" "))
         }
     }
 }
@@ -538,27 +399,14 @@ fn check(src: &str, expected: &str) {
 #[track_caller]
 fn check_error(src: &str, line: usize, fragment: &str) {
     let (_, diags) = parse(src);
-    let first = diags
-        .first()
-        .unwrap_or_else(|| panic!("no error for {src:?}"));
-    assert_eq!(
-        line_of(src, first.span.start),
-        line,
-        "wrong line for {src:?}: {diags:?}"
-    );
-    assert!(
-        first.message.contains(fragment),
-        "for {src:?}: got {:?}",
-        first.message
-    );
+    let first = diags.first().unwrap_or_else(|| panic!("no error for {src:?}"));
+    assert_eq!(line_of(src, first.span.start), line, "wrong line for {src:?}: {diags:?}");
+    assert!(first.message.contains(fragment), "for {src:?}: got {:?}", first.message);
 }
 
 #[test]
 fn statements_need_no_separator() {
-    check(
-        "let a = 1 let b = 2 say a + b",
-        "(let a 1) (let b 2) (say (+ a b))",
-    );
+    check("let a = 1 let b = 2 say a + b", "(let a 1) (let b 2) (say (+ a b))");
     check("let a = 1; let b = 2;say b", "(let a 1) (let b 2) (say b)");
     check("say 1 // comment\n// whole line\nsay 2", "(say 1) (say 2)");
     check("\r\nsay 1\r\n\r\nsay 2\r\n", "(say 1) (say 2)");
@@ -569,17 +417,9 @@ fn statements_need_no_separator() {
 fn precedence_table() {
     check("say 2 + 3 * 4", "(say (+ 2 (* 3 4)))");
     check("say 10 - 2 - 3", "(say (- (- 10 2) 3))");
-    check(
-        "say -2 * -3",
-        "(say (* (neg -2) (neg 3)))"
-            .replace("(neg -2)", "(neg 2)")
-            .as_str(),
-    );
+    check("say -2 * -3", "(say (* (neg -2) (neg 3)))".replace("(neg -2)", "(neg 2)").as_str());
     check("say -x.len", "(say (neg (. x len)))");
-    check(
-        "say true || false && false",
-        "(say (|| true (&& false false)))",
-    );
+    check("say true || false && false", "(say (|| true (&& false false)))");
     check("say !true && false", "(say (&& (not true) false))");
     check("say 1 < 2 == true", "(say (== (< 1 2) true))");
     check("say 1 + 2 |> str", "(say (|> (+ 1 2) str))");
@@ -588,10 +428,7 @@ fn precedence_table() {
     check("say --3", "(say (neg (neg 3)))");
     check("say await t + hold u", "(say (+ (await t) (await u)))");
     check("x |> f |> g", "(|> (|> x f) g)");
-    check(
-        "say freeze [1] == ask \"q\"",
-        "(say (== (freeze [1]) (ask \"q\")))",
-    );
+    check("say freeze [1] == ask \"q\"", "(say (== (freeze [1]) (ask \"q\")))");
 }
 
 #[test]
@@ -620,53 +457,26 @@ fn strings_and_escapes() {
     check(r#"say "a } b""#, r#"(say "a } b")"#);
     check(r#"say "http://x" // c"#, r#"(say "http://x")"#);
     check_error("say \"bad \\q escape\"", 1, "unknown escape: \\q");
-    check_error(
-        "say \"ok\"\nlet s = \"never\n",
-        2,
-        "unterminated string (newline in string literal)",
-    );
-    check_error(
-        "say \"ok\"\nlet s = \"never\nsay 1",
-        2,
-        "unterminated string (newline in string literal)",
-    );
+    check_error("say \"ok\"\nlet s = \"never\n", 2, "unterminated string (newline in string literal)");
+    check_error("say \"ok\"\nlet s = \"never\nsay 1", 2, "unterminated string (newline in string literal)");
     check_error("say \"abc", 1, "unterminated string");
     check_error("say \"abc\\", 1, "unexpected end of string");
 }
 
 #[test]
 fn raw_strings() {
-    check(
-        r#"say """raw {x} \n "q" text""""#,
-        r#"(say "raw {x} \\n \"q\" text")"#,
-    );
-    check(
-        "say \"\"\"\nline1\n  line2\"\"\"",
-        r#"(say "line1\n  line2")"#,
-    );
+    check(r#"say """raw {x} \n "q" text""""#, r#"(say "raw {x} \\n \"q\" text")"#);
+    check("say \"\"\"\nline1\n  line2\"\"\"", r#"(say "line1\n  line2")"#);
     check(r#"say """""""#, r#"(say "")"#);
     check(r#"say "" + """#, r#"(say (+ "" ""))"#);
-    check_error(
-        "say 1\nsay \"\"\"abc",
-        2,
-        "unterminated triple-quoted string",
-    );
+    check_error("say 1\nsay \"\"\"abc", 2, "unterminated triple-quoted string");
 }
 
 #[test]
 fn interpolation() {
-    check(
-        r#"say "x={x}, n={x + 1}""#,
-        r#"(say (interp "x=" x ", n=" (+ x 1)))"#,
-    );
-    check(
-        r#"say "{ {b: 7}.b }""#,
-        r#"(say (interp (. (obj b: 7) b)))"#,
-    );
-    check(
-        r#"say "{len(\"abcd\")}""#,
-        r#"(say (interp (call len "abcd")))"#,
-    );
+    check(r#"say "x={x}, n={x + 1}""#, r#"(say (interp "x=" x ", n=" (+ x 1)))"#);
+    check(r#"say "{ {b: 7}.b }""#, r#"(say (interp (. (obj b: 7) b)))"#);
+    check(r#"say "{len(\"abcd\")}""#, r#"(say (interp (call len "abcd")))"#);
     check(r#"say "{x}{x}""#, "(say (interp x x))");
     check(
         r#"say "if: {if n > 1 { \"many\" } else { \"one\" }}""#,
@@ -681,33 +491,17 @@ fn interpolation() {
     check_error(r#"say "{   }""#, 1, "empty interpolation expression");
     check_error(r#"say "{x} {""#, 1, "unterminated interpolation expression");
     check_error(r#"say "} {x}""#, 1, "unexpected '}' in string literal");
-    check_error(
-        "say 1\nsay \"{1 +}\"",
-        2,
-        "invalid interpolation expression '{1 +}': ",
-    );
-    check_error(
-        r#"say "{a b}""#,
-        1,
-        "invalid interpolation expression '{a b}': trailing tokens",
-    );
-    check_error(
-        r#"say "{a # b}""#,
-        1,
-        "invalid interpolation expression '{a # b}': unexpected character: '#'",
-    );
+    check_error("say 1\nsay \"{1 +}\"", 2, "invalid interpolation expression '{1 +}': ");
+    check_error(r#"say "{a b}""#, 1, "invalid interpolation expression '{a b}': trailing tokens");
+    check_error(r#"say "{a # b}""#, 1, "invalid interpolation expression '{a # b}': unexpected character: '#'");
 }
 
 #[test]
 fn interpolation_positions_map_into_the_file() {
     let src = "say 1\nsay \"ab {x + y} {len(\\\"q\\\")}\"";
     let program = parse_ok(src);
-    let StmtKind::Print { value, .. } = &program.stmts[1].kind else {
-        panic!("not a print")
-    };
-    let ExprKind::Interp(parts) = &value.kind else {
-        panic!("not interpolated")
-    };
+    let StmtKind::Print { value, .. } = &program.stmts[1].kind else { panic!("not a print") };
+    let ExprKind::Interp(parts) = &value.kind else { panic!("not interpolated") };
     let exprs: Vec<&Expr> = parts
         .iter()
         .filter_map(|p| match p {
@@ -718,46 +512,26 @@ fn interpolation_positions_map_into_the_file() {
     let text = |e: &Expr| &src[e.span.start as usize..e.span.end as usize];
     assert_eq!(text(exprs[0]), "x + y");
     assert_eq!(text(exprs[1]), "len(\\\"q\\\")");
-    let ExprKind::Call { args, .. } = &exprs[1].kind else {
-        panic!("not a call")
-    };
+    let ExprKind::Call { args, .. } = &exprs[1].kind else { panic!("not a call") };
     assert_eq!(text(&args[0]), "\\\"q\\\"");
 }
 
 #[test]
 fn struct_literal_versus_condition_head() {
     check("let p = P { a: 1 }", "(let p (new P a: 1))");
-    check(
-        "say Point { x: 1, y: 1 }.__type__",
-        "(say (. (new Point x: 1, y: 1) __type__))",
-    );
+    check("say Point { x: 1, y: 1 }.__type__", "(say (. (new Point x: 1, y: 1) __type__))");
     check("if c == Red { say 1 }", "(if (== c Red) {(say 1)})");
     check("if 5 == X { say 1 }", "(if (== 5 X) {(say 1)})");
     check("while x < Max { x += 1 }", "(while (< x Max) {(Add= x 1)})");
     check("for x in Items { say x }", "(for x Items {(say x)})");
-    check(
-        "match None { None => say 1 }",
-        "(match None None => {(say 1)})",
-    );
-    check(
-        "match Empty {\n  Empty => say 1\n}",
-        "(match Empty Empty => {(say 1)})",
-    );
+    check("match None { None => say 1 }", "(match None None => {(say 1)})");
+    check("match Empty {\n  Empty => say 1\n}", "(match Empty Empty => {(say 1)})");
     check("when X { 1 -> 2 }", "(when X 1 -> 2)");
-    check(
-        "if (P { a: 1 }).a == 1 { say 1 }",
-        "(if (== (. (new P a: 1) a) 1) {(say 1)})",
-    );
-    check(
-        "if craft P { a: 1 } == x { say 1 }",
-        "(if (== (new P a: 1) x) {(say 1)})",
-    );
+    check("if (P { a: 1 }).a == 1 { say 1 }", "(if (== (. (new P a: 1) a) 1) {(say 1)})");
+    check("if craft P { a: 1 } == x { say 1 }", "(if (== (new P a: 1) x) {(say 1)})");
     check("let p = craft point { a: 1 }", "(let p (new point a: 1))");
     check("let p = P {}", "(let p (new P ))");
-    check(
-        "let p = P {\n  a: 1\n  b: 2\n}",
-        "(let p (new P a: 1, b: 2))",
-    );
+    check("let p = P {\n  a: 1\n  b: 2\n}", "(let p (new P a: 1, b: 2))");
     // A newline between the name and `{` ends the expression.
     check("let p = P\n{ say 1 }", "(let p P) (block {(say 1)})");
     check("return P { a: 1 }", "(return (new P a: 1))");
@@ -769,30 +543,18 @@ fn object_versus_block() {
     check("let o = {\n}", "(let o (obj ))");
     check("let o = {a: 1}", "(let o (obj a: 1))");
     check("let o = {\n  a: 1\n}", "(let o (obj a: 1))");
-    check(
-        r#"let o = {"a b": 1, c: 2}"#,
-        r#"(let o (obj a b: 1, c: 2))"#,
-    );
-    check(
-        "let o = {a: 1, type: \"x\", from: 2}",
-        "(let o (obj a: 1, type: \"x\", from: 2))",
-    );
+    check(r#"let o = {"a b": 1, c: 2}"#, r#"(let o (obj a b: 1, c: 2))"#);
+    check("let o = {a: 1, type: \"x\", from: 2}", "(let o (obj a: 1, type: \"x\", from: 2))");
     check("let v = { 1 }", "(let v (block {1}))");
     check("let v = { a }", "(let v (block {a}))");
-    check(
-        "let v = {\n  let a = 1\n  a + 5\n}",
-        "(let v (block {(let a 1) (+ a 5)}))",
-    );
+    check("let v = {\n  let a = 1\n  a + 5\n}", "(let v (block {(let a 1) (+ a 5)}))");
     check("{ say 1 }", "(block {(say 1)})");
     check("fn f() {}", "(fn f () {})");
     check("if x {} else {}", "(if x {} else {})");
     check("if x == {} { say 1 }", "(if (== x (obj )) {(say 1)})");
     check("for k in {a: 1} { say k }", "(for k (obj a: 1) {(say k)})");
     check("match 1 { _ => {} }", "(match 1 _ => {})");
-    check(
-        "let r = when x { 1 -> {a: 1}, else -> { 2 } }",
-        "(let r (when x 1 -> (obj a: 1), else -> (block {2})))",
-    );
+    check("let r = when x { 1 -> {a: 1}, else -> { 2 } }", "(let r (when x 1 -> (obj a: 1), else -> (block {2})))");
 }
 
 #[test]
@@ -801,10 +563,7 @@ fn newline_rules() {
     check("let a = [\n  1,\n  2,\n]", "(let a [1 2])");
     check("say max_of([\n  3,\n  9\n])", "(say (call max_of [3 9]))");
     check("let x = 1 +\n  2", "(let x (+ 1 2))");
-    check(
-        "let r = xs\n  .map(f)\n  .filter(g)",
-        "(let r (.filter (.map xs f) g))",
-    );
+    check("let r = xs\n  .map(f)\n  .filter(g)", "(let r (.filter (.map xs f) g))");
     check("let r = a\n  |> f", "(let r (|> a f))");
     check("let r = a\n  && b\n  || c", "(let r (|| (&& a b) c))");
     // A newline ends an expression where it could end.
@@ -819,10 +578,7 @@ fn newline_rules() {
     check("if x\n{\n  say 1\n}", "(if x {(say 1)})");
     check("fn f(a)\n{\n  a\n}", "(fn f (a) {a})");
     check("for x in xs\n{ say x }", "(for x xs {(say x)})");
-    check(
-        "try {\n  a()\n}\ncatch e\n{\n  say e\n}",
-        "(try {(call a )} e {(say e)})",
-    );
+    check("try {\n  a()\n}\ncatch e\n{\n  say e\n}", "(try {(call a )} e {(say e)})");
     // Newlines are allowed in parameter lists and after `=` / before `|` of a type.
     check("fn f(\n  a,\n  b\n) { a }", "(fn f (a b) {a})");
     check("type T =\n  A(Int)\n  | B", "(type T A(Int) | B)");
@@ -830,18 +586,12 @@ fn newline_rules() {
 
 #[test]
 fn else_on_next_line() {
-    check(
-        "if x > 5 {\n  say 1\n}\nelse {\n  say 2\n}",
-        "(if (> x 5) {(say 1)} else {(say 2)})",
-    );
+    check("if x > 5 {\n  say 1\n}\nelse {\n  say 2\n}", "(if (> x 5) {(say 1)} else {(say 2)})");
     check(
         "if a { say 1 }\notherwise if b { say 2 }\nnah { say 3 }",
         "(if a {(say 1)} else (if b {(say 2)} else {(say 3)}))",
     );
-    check(
-        "let v = if a { 1 }\nelse { 2 }",
-        "(let v (if a {1} else {2}))",
-    );
+    check("let v = if a { 1 }\nelse { 2 }", "(let v (if a {1} else {2}))");
     check(
         "let s = if n < 0 { \"neg\" } else if n == 0 { \"zero\" } else { \"pos\" }",
         "(let s (if (< n 0) {\"neg\"} else (if (== n 0) {\"zero\"} else {\"pos\"})))",
@@ -864,83 +614,47 @@ fn optional_commas() {
 
 #[test]
 fn soft_keywords_as_names() {
-    check(
-        "struct S { type: String, from: Int }",
-        "(struct S type:String from:Int)",
-    );
-    check(
-        "let s = S { type: \"t\", from: 1 }",
-        "(let s (new S type: \"t\", from: 1))",
-    );
-    check(
-        "say s.type\nsay s.from",
-        "(say (. s type)) (say (. s from))",
-    );
+    check("struct S { type: String, from: Int }", "(struct S type:String from:Int)");
+    check("let s = S { type: \"t\", from: 1 }", "(let s (new S type: \"t\", from: 1))");
+    check("say s.type\nsay s.from", "(say (. s type)) (say (. s from))");
     check("let from = 1", "(let from 1)");
     check("fn f(to, in) { 1 }", "(fn f (to in) {1})");
-    check(
-        "say type(x) + any([1])",
-        "(say (+ (call type x) (call any [1])))",
-    );
+    check("say type(x) + any([1])", "(say (+ (call type x) (call any [1])))");
     check("x.match(1)", "(.match x 1)");
     check("x.retry\nsay 1", "(. x retry) (say 1)");
-    check(
-        "let o = {retry: 3, timeout: 4}",
-        "(let o (obj retry: 3, timeout: 4))",
-    );
+    check("let o = {retry: 3, timeout: 4}", "(let o (obj retry: 3, timeout: 4))");
     check_error("say \"ab\".repeat(3)", 1, "expected identifier, got Repeat");
 }
 
 #[test]
 fn declarations() {
     check("let mut x: Int = 5", "(let-mut x:Int 5)");
-    check(
-        "set mut x to 1\nchange x to x + 1",
-        "(let-mut x 1) (= x (+ x 1))",
-    );
+    check("set mut x to 1\nchange x to x + 1", "(let-mut x 1) (= x (+ x 1))");
     check("let {a, b} = o", "(let {a b} o)");
     check("let {\n  a\n  b\n} = o", "(let {a b} o)");
     check("unpack {a, b} from o", "(let-mut {a b} o)");
-    check(
-        "unpack [first, ...rest] from xs",
-        "(let-mut [first ...rest] xs)",
-    );
+    check("unpack [first, ...rest] from xs", "(let-mut [first ...rest] xs)");
     check("a.b[0].c += 1", "(Add= a.b[0].c 1)");
     check("change o[\"k\"] to 2", "(= o[\"k\"] 2)");
-    check(
-        "x -= 1 x *= 2 x /= 3 x %= 4",
-        "(Sub= x 1) (Mul= x 2) (Div= x 3) (Mod= x 4)",
-    );
+    check("x -= 1 x *= 2 x /= 3 x %= 4", "(Sub= x 1) (Mul= x 2) (Div= x 3) (Mod= x 4)");
     check_error("f() = 1", 1, "invalid assignment target");
     check_error("let b = a = 2", 1, "unexpected token: Eq");
 }
 
 #[test]
 fn functions_and_decorators() {
-    check(
-        "fn f(a: Int, b = a + 1) -> Int { a }",
-        "(fn f (a:Int b=(+ a 1)) -> Int {a})",
-    );
+    check("fn f(a: Int, b = a + 1) -> Int { a }", "(fn f (a:Int b=(+ a 1)) -> Int {a})");
     check("define f() { 1 }", "(fn f () {1})");
     check(
         "async fn f() {}\nforge g() {}\nforge fn h() {}\nasync define i() {}",
         "(async-fn f () {}) (async-fn g () {}) (async-fn h () {}) (async-fn i () {})",
     );
     check("let f = fn(x) { x * 2 }", "(let f (lambda (x) {(* x 2)}))");
-    check(
-        "say 5 |> fn(x) { x + 1 }",
-        "(say (|> 5 (lambda (x) {(+ x 1)})))",
-    );
+    check("say 5 |> fn(x) { x + 1 }", "(say (|> 5 (lambda (x) {(+ x 1)})))");
     check("@get(\"/x\")\nfn h() { 1 }", "(@get(\"/x\") fn h () {1})");
     check("@test\n@skip\nfn t() {}", "(@test() @skip() fn t () {})");
-    check(
-        "@server(port: 8080)\n@get(\"/\")\nfn h() {}",
-        "(@server (port: 8080)) (@get(\"/\") fn h () {})",
-    );
-    check(
-        "@server(port: 8080 host: \"h\")",
-        "(@server (port: 8080 host: \"h\"))",
-    );
+    check("@server(port: 8080)\n@get(\"/\")\nfn h() {}", "(@server (port: 8080)) (@get(\"/\") fn h () {})");
+    check("@server(port: 8080 host: \"h\")", "(@server (port: 8080 host: \"h\"))");
     // A statement that starts with `fn` is a definition.
     check_error("fn(x) { x }", 1, "expected identifier, got LParen");
 }
@@ -952,37 +666,22 @@ fn types_and_methods() {
         "(struct P name:String age:Int=0 has addr:Address)",
     );
     check("struct S { has: Int }", "(struct S has:Int)");
-    check(
-        "impl Dog {\n  fn bark(it) { 1 }\n  define b(it) { 2 }\n}",
-        "(impl Dog (fn bark (it) {1}) (fn b (it) {2}))",
-    );
-    check(
-        "impl I for T { fn m(it) {} }",
-        "(impl T for-iface I (fn m (it) {}))",
-    );
-    check(
-        "give T the power I { define m(it) {} }",
-        "(impl T for-iface I (fn m (it) {}))",
-    );
+    check("impl Dog {\n  fn bark(it) { 1 }\n  define b(it) { 2 }\n}", "(impl Dog (fn bark (it) {1}) (fn b (it) {2}))");
+    check("impl I for T { fn m(it) {} }", "(impl T for-iface I (fn m (it) {}))");
+    check("give T the power I { define m(it) {} }", "(impl T for-iface I (fn m (it) {}))");
     check("give T { fn m(it) {} }", "(impl T (fn m (it) {}))");
     check(
         "power Walk {\n  define walk(distance: Int) -> String\n  fn rest()\n}",
         "(interface Walk walk(distance:Int)->String rest())",
     );
-    check(
-        "interface Shape { fn area() fn name() }",
-        "(interface Shape area() name())",
-    );
+    check("interface Shape { fn area() fn name() }", "(interface Shape area() name())");
     check(
         "type Shape = Circle(Float) | Rect(Float, Float) | Empty",
         "(type Shape Circle(Float) | Rect(Float Float) | Empty)",
     );
     check("type U = A() | B", "(type U A | B)");
     check("let m: Map<String, Int> = x", "(let m:Map<String, Int> x)");
-    check(
-        "let m: Map<String, List<Int>> = x",
-        "(let m:Map<String, List<Int>> x)",
-    );
+    check("let m: Map<String, List<Int>> = x", "(let m:Map<String, List<Int>> x)");
     check("let m: A<B<C<D>>> = x", "(let m:A<B<C<D>>> x)");
     check(
         "fn f(a: [Int], b: ?String) -> Result<Int, String> {}",
@@ -994,18 +693,12 @@ fn types_and_methods() {
 #[test]
 fn type_annotation_text_and_structure() {
     let program = parse_ok("let m: Map<String, List<Int>> = x");
-    let StmtKind::Let { ty: Some(ty), .. } = &program.stmts[0].kind else {
-        panic!("no type")
-    };
-    let TypeKind::Named(name, args) = &ty.kind else {
-        panic!("not named")
-    };
+    let StmtKind::Let { ty: Some(ty), .. } = &program.stmts[0].kind else { panic!("no type") };
+    let TypeKind::Named(name, args) = &ty.kind else { panic!("not named") };
     assert_eq!(name, "Map");
     assert_eq!(args.len(), 2);
     assert_eq!(args[1].text, "List<Int>");
-    let TypeKind::Named(inner, inner_args) = &args[1].kind else {
-        panic!("not named")
-    };
+    let TypeKind::Named(inner, inner_args) = &args[1].kind else { panic!("not named") };
     assert_eq!(inner, "List");
     assert_eq!(inner_args[0].text, "Int");
 }
@@ -1013,51 +706,27 @@ fn type_annotation_text_and_structure() {
 #[test]
 fn control_flow() {
     check("for each k, v in o { say k }", "(for k,v o {(say k)})");
-    check(
-        "repeat 3 times { say _ }\nrepeat n { }",
-        "(repeat 3 {(say _)}) (repeat n {})",
-    );
-    check(
-        "loop { break }\nwhile true { continue }",
-        "(loop {break}) (while true {continue})",
-    );
-    check(
-        "try { a() } catch e { say e }",
-        "(try {(call a )} e {(say e)})",
-    );
+    check("repeat 3 times { say _ }\nrepeat n { }", "(repeat 3 {(say _)}) (repeat n {})");
+    check("loop { break }\nwhile true { continue }", "(loop {break}) (while true {continue})");
+    check("try { a() } catch e { say e }", "(try {(call a )} e {(say e)})");
     check(
         "match v {\n  1 => say \"one\"\n  2 => {\n    say 2\n  }\n  _ => return\n}",
         "(match v 1 => {(say \"one\")}, 2 => {(say 2)}, _ => {(return)})",
     );
-    check(
-        "match 5 { 1 => say 1, 5 => say 5, _ => say 0 }",
-        "(match 5 1 => {(say 1)}, 5 => {(say 5)}, _ => {(say 0)})",
-    );
+    check("match 5 { 1 => say 1, 5 => say 5, _ => say 0 }", "(match 5 1 => {(say 1)}, 5 => {(say 5)}, _ => {(say 0)})");
     check(
         "match x { Some(Ok(v)) => v, Leaf(_) => 1, \"s\" => 2, 2.5 => 3, true => 4, None() => 5 }",
         "(match x Some(Ok(v)) => {v}, Leaf(_) => {1}, \"s\" => {2}, 2.5 => {3}, true => {4}, None() => {5})",
     );
-    check(
-        "let w = match n { 1 => \"one\" _ => \"other\" }",
-        "(let w (match n 1 => {\"one\"}, _ => {\"other\"}))",
-    );
+    check("let w = match n { 1 => \"one\" _ => \"other\" }", "(let w (match n 1 => {\"one\"}, _ => {\"other\"}))");
     check("match x { 1 => a = 2 }", "(match x 1 => {(= a 2)})");
     check(
         "let g = when s {\n  >= 90 -> \"A\",\n  >= 80 => \"B\"\n  == 5 \"five\"\n  else -> \"F\"\n}",
         "(let g (when s GtEq 90 -> \"A\", GtEq 80 -> \"B\", Eq 5 -> \"five\", else -> \"F\"))",
     );
-    check(
-        "say when 5 { < 3 -> \"small\" }",
-        "(say (when 5 Lt 3 -> \"small\"))",
-    );
-    check(
-        "say when x { 1 -> \"a\" 2 -> \"b\", nah -> \"c\" }",
-        "(say (when x 1 -> \"a\", 2 -> \"b\", else -> \"c\"))",
-    );
-    check(
-        "say when x { otherwise \"c\" }",
-        "(say (when x else -> \"c\"))",
-    );
+    check("say when 5 { < 3 -> \"small\" }", "(say (when 5 Lt 3 -> \"small\"))");
+    check("say when x { 1 -> \"a\" 2 -> \"b\", nah -> \"c\" }", "(say (when x 1 -> \"a\", 2 -> \"b\", else -> \"c\"))");
+    check("say when x { otherwise \"c\" }", "(say (when x else -> \"c\"))");
     check_error("match x { -1 => 0 }", 1, "unexpected token: Minus");
 }
 
@@ -1072,27 +741,12 @@ fn natural_and_innovation_statements() {
         "download \"u\" to \"p\"\ndownload \"u\"\ncrawl \"u\"",
         "(download \"u\" \"p\") (download \"u\") (crawl \"u\")",
     );
-    check(
-        "wait 1 seconds\nwait 0.5\nwait(2)\nlet x = wait(1)",
-        "(wait 1) (wait 0.5) (wait 2) (let x (call wait 1))",
-    );
+    check("wait 1 seconds\nwait 0.5\nwait(2)\nlet x = wait(1)", "(wait 1) (wait 0.5) (wait 2) (let x (call wait 1))");
     check("emit x\nyield y", "(emit) (emit)");
-    check(
-        "spawn { say 1 }\nlet t = spawn { 2 }\nsay await t",
-        "(spawn {(say 1)}) (let t (spawn {2})) (say (await t))",
-    );
-    check(
-        "safe { risky() }\nlet r = safe { 1 }",
-        "(safe {(call risky )}) (let r (safe {1}))",
-    );
-    check(
-        "retry 3 times { a() }\nretry 2 { a() }",
-        "(retry 3 {(call a )}) (retry 2 {(call a )})",
-    );
-    check(
-        "timeout 0.5 seconds { a() }\ntimeout 2 { a() }",
-        "(timeout 0.5 {(call a )}) (timeout 2 {(call a )})",
-    );
+    check("spawn { say 1 }\nlet t = spawn { 2 }\nsay await t", "(spawn {(say 1)}) (let t (spawn {2})) (say (await t))");
+    check("safe { risky() }\nlet r = safe { 1 }", "(safe {(call risky )}) (let r (safe {1}))");
+    check("retry 3 times { a() }\nretry 2 { a() }", "(retry 3 {(call a )}) (retry 2 {(call a )})");
+    check("timeout 0.5 seconds { a() }\ntimeout 2 { a() }", "(timeout 0.5 {(call a )}) (timeout 2 {(call a )})");
     check(
         "schedule every 5 minutes { a() }\nschedule 1 hours { }\nschedule every 2 seconds {}\nschedule 3 {}",
         "(schedule 5 Minutes {(call a )}) (schedule 1 Hours {}) (schedule 2 Seconds {}) (schedule 3 Seconds {})",
@@ -1116,15 +770,9 @@ fn check_statement_forms() {
         "check x is empty\ncheck x is not empty\ncheck x is ! empty",
         "(check x empty) (check x not-empty) (check x not-empty)",
     );
-    check(
-        "check x between 1 and 10\ncheck x between 1 10",
-        "(check x between 1 10) (check x between 1 10)",
-    );
+    check("check x between 1 and 10\ncheck x between 1 10", "(check x between 1 10) (check x between 1 10)");
     check("check s contains \"a\"", "(check s contains \"a\")");
-    check(
-        "check contains(s, \"a\")",
-        "(check (call contains s \"a\"))",
-    );
+    check("check contains(s, \"a\")", "(check (call contains s \"a\"))");
     check("check x\nlet is = 1", "(check x) (let is 1)");
     check("check x is positive", "(check x) positive");
 }
@@ -1204,9 +852,9 @@ fn mutated_corpus_never_panics() {
     let files = corpus();
     let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
     let fragments = [
-        "{", "}", "(", ")", "[", "]", "\"", "\\", "\n", "if ", "else ", "match ", "when ", "fn ",
-        "=>", "->", ",", ":", "{x}", "\"{", "}\"", "\"\"\"", "craft ", "check ", " is ", "@", ";",
-        "type ", "return", "|", ">>", "<", "...", "set ", " to ", "grab ", " with ", "\u{e9}",
+        "{", "}", "(", ")", "[", "]", "\"", "\\", "\n", "if ", "else ", "match ", "when ", "fn ", "=>", "->", ",", ":",
+        "{x}", "\"{", "}\"", "\"\"\"", "craft ", "check ", " is ", "@", ";", "type ", "return", "|", ">>", "<", "...",
+        "set ", " to ", "grab ", " with ", "\u{e9}",
     ];
     for _ in 0..1500 {
         let (_, text) = &files[rng.below(files.len())];
@@ -1224,12 +872,7 @@ fn mutated_corpus_never_panics() {
                 }
                 _ => {
                     let from = rng.below(chars.len().max(1));
-                    let piece: Vec<char> = chars
-                        .iter()
-                        .skip(from)
-                        .take(rng.below(30))
-                        .copied()
-                        .collect();
+                    let piece: Vec<char> = chars.iter().skip(from).take(rng.below(30)).copied().collect();
                     chars.splice(at.min(chars.len())..at.min(chars.len()), piece);
                 }
             }
@@ -1269,11 +912,7 @@ fn deep_trees_are_reported_not_overflowed() {
     ];
     for src in &cases {
         let (program, diags) = parse(src);
-        assert!(
-            program.stmts.is_empty(),
-            "expected an empty program for {}…",
-            &src[..40]
-        );
+        assert!(program.stmts.is_empty(), "expected an empty program for {}…", &src[..40]);
         assert!(
             diags.iter().any(|d| d.message == "nesting too deep"),
             "no depth error for {}…: {:?}",
@@ -1295,11 +934,7 @@ fn deep_interpolation_is_capped() {
         s = format!("\"{{{escaped}}}\"");
     }
     let (_, diags) = parse(&format!("say {s}"));
-    assert!(
-        diags.iter().any(|d| d.message.contains("nesting too deep")),
-        "{:?}",
-        diags.first()
-    );
+    assert!(diags.iter().any(|d| d.message.contains("nesting too deep")), "{:?}", diags.first());
     let mut s = String::from("x");
     for _ in 0..3 {
         let escaped = s.replace('\\', "\\\\").replace('"', "\\\"");
@@ -1328,11 +963,7 @@ fn large_source_parses_quickly() {
     let elapsed = start.elapsed();
     assert!(diags.is_empty(), "{:?}", diags.first());
     assert!(program.stmts.len() > 1000);
-    assert!(
-        elapsed.as_secs() < 5,
-        "parsing {} bytes took {elapsed:?}",
-        src.len()
-    );
+    assert!(elapsed.as_secs() < 5, "parsing {} bytes took {elapsed:?}", src.len());
 }
 
 #[test]
@@ -1340,22 +971,12 @@ fn more_edge_cases() {
     // Multi-byte characters keep interpolation positions exact.
     let src = "say \"é{x}ü{y}\"";
     let program = parse_ok(src);
-    let StmtKind::Print { value, .. } = &program.stmts[0].kind else {
-        panic!("not a print")
-    };
-    let ExprKind::Interp(parts) = &value.kind else {
-        panic!("not interpolated")
-    };
-    let InterpPart::Expr(y) = &parts[3] else {
-        panic!("no expression")
-    };
+    let StmtKind::Print { value, .. } = &program.stmts[0].kind else { panic!("not a print") };
+    let ExprKind::Interp(parts) = &value.kind else { panic!("not interpolated") };
+    let InterpPart::Expr(y) = &parts[3] else { panic!("no expression") };
     assert_eq!(&src[y.span.start as usize..y.span.end as usize], "y");
     // `;` separates statements but is not allowed inside brackets or declarations.
-    check_error(
-        "struct S { a: Int; b: Int }",
-        1,
-        "unexpected token: Semicolon",
-    );
+    check_error("struct S { a: Int; b: Int }", 1, "unexpected token: Semicolon");
     check("if x { a; b }", "(if x {a b})");
     // `else` arms of `when` need a separator; an `if` result keeps its own `else`.
     check(
@@ -1363,15 +984,9 @@ fn more_edge_cases() {
         "(say (when x 1 -> (if a {1} else {2}), else -> 3))",
     );
     // Nested block expressions and lambdas inside interpolation.
-    check(
-        r#"say "{ map([1], fn(v) { v * 2 }) }""#,
-        "(say (interp (call map [1] (lambda (v) {(* v 2)}))))",
-    );
+    check(r#"say "{ map([1], fn(v) { v * 2 }) }""#, "(say (interp (call map [1] (lambda (v) {(* v 2)}))))");
     // Decorators in nested blocks attach too.
-    check(
-        "if t {\n  @test\n  fn f() {}\n}",
-        "(if t {(@test() fn f () {})})",
-    );
+    check("if t {\n  @test\n  fn f() {}\n}", "(if t {(@test() fn f () {})})");
     // `wait` as an expression is the builtin call.
     check("let w = wait(1) + 1", "(let w (+ (call wait 1) 1))");
     // A soft keyword used as a variable name can be declared but not read.

@@ -445,9 +445,7 @@ impl fmt::Display for Tok {
             | Tok::CheckContains
             | Tok::With
             | Tok::Minutes
-            | Tok::Hours => {
-                return write!(f, "Ident({:?})", self.keyword_text().unwrap_or_default())
-            }
+            | Tok::Hours => return write!(f, "Ident({:?})", self.keyword_text().unwrap_or_default()),
             Tok::CheckNot => "Not",
             Tok::Try => "TryKw",
             Tok::Forge => "ForgeKw",

@@ -32,7 +32,8 @@ struct Case {
 fn cases() -> Vec<Case> {
     let corpus = root().join("tests/conformance");
     let mut out = Vec::new();
-    let mut areas: Vec<_> = std::fs::read_dir(&corpus).expect("corpus").flatten().filter(|e| e.path().is_dir()).collect();
+    let mut areas: Vec<_> =
+        std::fs::read_dir(&corpus).expect("corpus").flatten().filter(|e| e.path().is_dir()).collect();
     areas.sort_by_key(|e| e.file_name());
     for a in areas {
         let mut files: Vec<_> = std::fs::read_dir(a.path()).expect("area").flatten().collect();
@@ -120,7 +121,14 @@ fn run_case(forge: &Path, tier: &Tier, c: &Case) -> Result<(), String> {
         Tier::Native { forgec } => {
             let cdir = setup_dir(c, "build");
             let bin = cdir.join("prog.bin");
-            let out = Command::new(forgec).arg(&fg).arg("-o").arg(&bin).current_dir(&cdir).env("NO_COLOR", "1").output().expect("spawn forgec");
+            let out = Command::new(forgec)
+                .arg(&fg)
+                .arg("-o")
+                .arg(&bin)
+                .current_dir(&cdir)
+                .env("NO_COLOR", "1")
+                .output()
+                .expect("spawn forgec");
             compile_dir = Some(cdir.clone());
             if out.status.success() {
                 Command::new(&bin)
@@ -184,7 +192,11 @@ fn run_case(forge: &Path, tier: &Tier, c: &Case) -> Result<(), String> {
     if stdout != want_out {
         let got = String::from_utf8_lossy(&stdout);
         let want = String::from_utf8_lossy(&want_out);
-        let line = got.lines().zip(want.lines()).position(|(a, b)| a != b).unwrap_or(got.lines().count().min(want.lines().count()));
+        let line = got
+            .lines()
+            .zip(want.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.lines().count().min(want.lines().count()));
         return Err(format!(
             "stdout differs at line {}: got {:?}, want {:?} (stderr: {})",
             line + 1,
@@ -236,7 +248,9 @@ pub fn run_corpus(forge: &Path, tier: Tier) {
             .into_iter()
             .map(|chunk| {
                 let tier = &tier;
-                s.spawn(move || chunk.iter().map(|c| (c.area.clone(), c.name.clone(), run_case(forge, tier, c))).collect::<Vec<_>>())
+                s.spawn(move || {
+                    chunk.iter().map(|c| (c.area.clone(), c.name.clone(), run_case(forge, tier, c))).collect::<Vec<_>>()
+                })
             })
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
@@ -274,5 +288,10 @@ pub fn run_corpus(forge: &Path, tier: Tier) {
     for f in &fixed {
         println!("NOW PASSES (remove from tests/conformance-known-failures.txt): {f}");
     }
-    assert!(unexpected.is_empty() && fixed.is_empty(), "{} unexpected failures, {} fixed known failures", unexpected.len(), fixed.len());
+    assert!(
+        unexpected.is_empty() && fixed.is_empty(),
+        "{} unexpected failures, {} fixed known failures",
+        unexpected.len(),
+        fixed.len()
+    );
 }

@@ -99,7 +99,6 @@ fn sh_json(_: &mut dyn Host, args: &[Value]) -> Result<Value> {
     }
 }
 
-
 fn sh_ok(_: &mut dyn Host, args: &[Value]) -> Result<Value> {
     let cmd = command_arg(args, "sh_ok")?;
     crate::output::flush();

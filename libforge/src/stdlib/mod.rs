@@ -20,10 +20,13 @@ pub mod time;
 pub mod toml;
 pub mod url;
 
+/// A module's registration function.
+pub type RegisterFn = fn(&mut Registry);
+
 /// Every module with its registration function, in the reference's order. The VM and
 /// the JIT register them all; a native executable registers only the modules its
 /// program names (`forge_program_modules`), so the linker drops the others.
-pub const ALL: &[(&str, fn(&mut Registry))] = &[
+pub const ALL: &[(&str, RegisterFn)] = &[
     ("math", math::register),
     ("json", json::register),
     ("csv", csv::register),

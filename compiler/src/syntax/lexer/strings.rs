@@ -35,11 +35,7 @@ impl Lexer<'_> {
                     break;
                 }
                 '\n' => {
-                    self.error(
-                        start,
-                        here,
-                        "unterminated string (newline in string literal)",
-                    );
+                    self.error(start, here, "unterminated string (newline in string literal)");
                     break;
                 }
                 '\\' => {
@@ -50,11 +46,7 @@ impl Lexer<'_> {
                     };
                     if e == '\n' {
                         self.pos += 1;
-                        self.error(
-                            start,
-                            self.pos,
-                            "unterminated string (newline in string literal)",
-                        );
+                        self.error(start, self.pos, "unterminated string (newline in string literal)");
                         break;
                     }
                     self.pos += 1 + e.len_utf8();
@@ -88,10 +80,7 @@ impl Lexer<'_> {
             return Tok::Str(text);
         }
         // Map through an outer interpolation, if any, so that positions are file offsets.
-        let offsets: Vec<u32> = offsets
-            .iter()
-            .map(|&o| self.file_pos(o as usize) as u32)
-            .collect();
+        let offsets: Vec<u32> = offsets.iter().map(|&o| self.file_pos(o as usize) as u32).collect();
         self.split_interpolation(text, offsets, &escaped_braces)
     }
 
@@ -119,12 +108,7 @@ impl Lexer<'_> {
 
     /// Splits a decoded string with unescaped braces into literal pieces and parsed
     /// embedded expressions (01 §1.6.5).
-    fn split_interpolation(
-        &mut self,
-        text: String,
-        offsets: Vec<u32>,
-        escaped_braces: &[usize],
-    ) -> Tok {
+    fn split_interpolation(&mut self, text: String, offsets: Vec<u32>, escaped_braces: &[usize]) -> Tok {
         let bytes = text.as_bytes();
         let is_escaped = |i: usize| escaped_braces.binary_search(&i).is_ok();
         let at = |i: usize| offsets.get(i).copied().unwrap_or(0) as usize;
@@ -155,10 +139,8 @@ impl Lexer<'_> {
                         match self.parse_embedded(code, code_offsets) {
                             Ok(expr) => parts.push(InterpPart::Expr(expr)),
                             Err(diag) => {
-                                let message = format!(
-                                    "invalid interpolation expression '{{{code}}}': {}",
-                                    diag.message
-                                );
+                                let message =
+                                    format!("invalid interpolation expression '{{{code}}}': {}", diag.message);
                                 self.diags.push(Diagnostic::error(diag.span, message));
                                 failed = true;
                             }
@@ -186,8 +168,7 @@ impl Lexer<'_> {
 
     /// Records an error at file offsets (already mapped).
     fn report_at(&mut self, start: usize, end: usize, message: &str) {
-        self.diags
-            .push(Diagnostic::error(Span::new(start, end), message));
+        self.diags.push(Diagnostic::error(Span::new(start, end), message));
     }
 
     /// Parses one embedded expression, unless interpolations nest too deeply.
