@@ -36,6 +36,9 @@ Runs Forge programs. `forge build` compiles FILE to bytecode (FILE with the
 extension .fgc, or OUT), which `forge run` runs like a source file.
 `forgec FILE -o OUT` builds a native executable.";
 
+/// `forge check`: also show what the compiler proved about the program.
+static CHECK_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// `forge --strict …`: checker findings are errors.
 static STRICT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -141,6 +144,7 @@ fn cli(args: &[String]) -> u8 {
                 eprintln!("forge: check needs a FILE\n\n{USAGE}");
                 return 2;
             };
+            CHECK_ONLY.store(true, std::sync::atomic::Ordering::Relaxed);
             match load(file) {
                 Ok(_) => 0,
                 Err(code) => code,
@@ -297,7 +301,16 @@ fn compile(file: &str, src: &str) -> Result<Module, u8> {
         }
     }
     let is_builtin = |n: &str| libforge::builtins::lookup(n).is_some();
-    let (module, _warnings) = ir::lower::lower_program(file, src, &program, &is_builtin, &mut ir::lower::FsLoader);
+    let (module, warnings) = ir::lower::lower_program(file, src, &program, &is_builtin, &mut ir::lower::FsLoader);
+    // What the compiler proved (e.g. an assignment to an immutable binding, which fails
+    // when it runs): shown by `forge check`; `forge run` reports it when it happens.
+    if CHECK_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
+        for w in &warnings {
+            let idx = forge_abi::lines::LineIndex::new(src);
+            let (line, col) = idx.line_col(src, w.span.start);
+            eprint!("{}", report::render_warning(&format!("{file}:{line}:{col}: {}", w.message), colour()));
+        }
+    }
     if let Err(e) = ir::verify::verify(&module) {
         eprint!("{}", report::render_short(&format!("internal compiler error: {e}"), colour()));
         return Err(1);
