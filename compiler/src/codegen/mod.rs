@@ -29,7 +29,7 @@
 //! `fn(ctx, closure, a0, …, a(n-1)) -> u64` and the generic entry
 //! `fn(ctx, closure, args: *const u64, nargs: u32) -> u64` that closures point to.
 
-use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{self as cl, types, AbiParam, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module};
@@ -853,6 +853,12 @@ impl<'f, 'p> Translator<'f, 'p> {
         let tag = self.b.ins().ushr_imm_u(v, 48);
         self.b.ins().icmp_imm_s(IntCC::Equal, tag, TAG_INT_HI)
     }
+    /// Whether a word is a Float (every word below the first tag).
+    fn is_float(&mut self, v: cl::Value) -> cl::Value {
+        let tag = self.b.ins().ushr_imm_u(v, 48);
+        self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, tag, L::FIRST_TAG as i64)
+    }
+
     fn payload(&mut self, v: cl::Value) -> cl::Value {
         let s = self.b.ins().ishl_imm_u(v, 16);
         self.b.ins().sshr_imm_u(s, 16)
@@ -1860,10 +1866,37 @@ impl<'f, 'p> Translator<'f, 'p> {
         // Division and remainder by a zero constant always take the slow path (which
         // raises the error).
         let fast_ok = !matches!((op, imm), (ArithOp::Div | ArithOp::Mod, Some(0)));
+        // Two Floats (not with a constant Int operand, and not `%`): inline IEEE
+        // arithmetic, as the runtime would compute it.
+        let float_ok = imm.is_none() && op != ArithOp::Mod;
+        let not_int = if float_ok { self.b.create_block() } else { slow };
         if fast_ok {
-            self.b.ins().brif(both, fast, &[], slow, &[]);
+            self.b.ins().brif(both, fast, &[], not_int, &[]);
         } else {
-            self.b.ins().jump(slow, &[]);
+            self.b.ins().jump(not_int, &[]);
+        }
+        if float_ok {
+            self.b.switch_to_block(not_int);
+            let fx = self.is_float(x);
+            let fy = self.is_float(y);
+            let floats = self.b.ins().band(fx, fy);
+            let fblk = self.b.create_block();
+            self.b.ins().brif(floats, fblk, &[], slow, &[]);
+            self.b.switch_to_block(fblk);
+            let a = self.b.ins().bitcast(types::F64, MemFlagsData::new(), x);
+            let c = self.b.ins().bitcast(types::F64, MemFlagsData::new(), y);
+            let r = match op {
+                ArithOp::Add => self.b.ins().fadd(a, c),
+                ArithOp::Sub => self.b.ins().fsub(a, c),
+                ArithOp::Mul => self.b.ins().fmul(a, c),
+                _ => self.b.ins().fdiv(a, c),
+            };
+            let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), r);
+            // NaNs are canonicalised so they never look like a tagged value.
+            let nan = self.b.ins().fcmp(FloatCC::Unordered, r, r);
+            let canon = self.iconst(L::CANON_NAN);
+            let word = self.b.ins().select(nan, canon, bits);
+            self.b.ins().jump(join, &[word.into()]);
         }
         self.b.switch_to_block(fast);
         let p = self.payload(x);
@@ -1921,7 +1954,28 @@ impl<'f, 'p> Translator<'f, 'p> {
         let a = self.is_small(x);
         let b2 = self.is_small(y);
         let both = self.b.ins().band(a, b2);
-        self.b.ins().brif(both, fast, &[], slow, &[]);
+        let not_int = self.b.create_block();
+        self.b.ins().brif(both, fast, &[], not_int, &[]);
+        // Two Floats: an inline IEEE comparison (NaN compares false, `!=` true).
+        self.b.switch_to_block(not_int);
+        let fx = self.is_float(x);
+        let fy = self.is_float(y);
+        let floats = self.b.ins().band(fx, fy);
+        let fblk = self.b.create_block();
+        self.b.ins().brif(floats, fblk, &[], slow, &[]);
+        self.b.switch_to_block(fblk);
+        let fa = self.b.ins().bitcast(types::F64, MemFlagsData::new(), x);
+        let fb = self.b.ins().bitcast(types::F64, MemFlagsData::new(), y);
+        let fcc = match op {
+            CmpKind::Eq => FloatCC::Equal,
+            CmpKind::Ne => FloatCC::NotEqual,
+            CmpKind::Lt => FloatCC::LessThan,
+            CmpKind::Le => FloatCC::LessThanOrEqual,
+            CmpKind::Gt => FloatCC::GreaterThan,
+            CmpKind::Ge => FloatCC::GreaterThanOrEqual,
+        };
+        let ft = self.b.ins().fcmp(fcc, fa, fb);
+        self.b.ins().jump(join, &[ft.into()]);
         self.b.switch_to_block(fast);
         // Shifting the tag out keeps the payload's order (sign in the top bit).
         let p = self.b.ins().ishl_imm_u(x, 16);
