@@ -26,9 +26,22 @@ pub fn front_end(file: &str, src: &str, is_builtin: &dyn Fn(&str) -> bool, colou
     if !errors.is_empty() {
         return Err(errors.iter().map(|d| render_diagnostic(file, src, d, colour)).collect());
     }
-    let (module, _warnings) = ir::lower::lower_program(file, src, &program, is_builtin, &mut ir::lower::FsLoader);
+    lower(file, src, &program, is_builtin, colour).map(|(m, _)| m)
+}
+
+/// Lowers a parsed file (imports resolved from the working directory) and verifies the
+/// result. Returns the module with what the lowering proved (warnings), or the text to
+/// print on stderr.
+pub fn lower(
+    file: &str,
+    src: &str,
+    program: &crate::syntax::ast::Program,
+    is_builtin: &dyn Fn(&str) -> bool,
+    colour: Colour,
+) -> Result<(Module, Vec<Diagnostic>), String> {
+    let (module, warnings) = ir::lower::lower_program(file, src, program, is_builtin, &mut ir::lower::FsLoader);
     if let Err(e) = ir::verify::verify(&module) {
         return Err(report::render_short(&format!("internal compiler error: {e}"), colour));
     }
-    Ok(module)
+    Ok((module, warnings))
 }

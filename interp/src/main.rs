@@ -301,19 +301,21 @@ fn compile(file: &str, src: &str) -> Result<Module, u8> {
         }
     }
     let is_builtin = |n: &str| libforge::builtins::lookup(n).is_some();
-    let (module, warnings) = ir::lower::lower_program(file, src, &program, &is_builtin, &mut ir::lower::FsLoader);
+    let (module, warnings) = match forgec::driver::lower(file, src, &program, &is_builtin, colour()) {
+        Ok(x) => x,
+        Err(text) => {
+            eprint!("{text}");
+            return Err(1);
+        }
+    };
     // What the compiler proved (e.g. an assignment to an immutable binding, which fails
     // when it runs): shown by `forge check`; `forge run` reports it when it happens.
-    if CHECK_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
+    if CHECK_ONLY.load(std::sync::atomic::Ordering::Relaxed) && !warnings.is_empty() {
+        let idx = forge_abi::lines::LineIndex::new(src);
         for w in &warnings {
-            let idx = forge_abi::lines::LineIndex::new(src);
             let (line, col) = idx.line_col(src, w.span.start);
             eprint!("{}", report::render_warning(&format!("{file}:{line}:{col}: {}", w.message), colour()));
         }
-    }
-    if let Err(e) = ir::verify::verify(&module) {
-        eprint!("{}", report::render_short(&format!("internal compiler error: {e}"), colour()));
-        return Err(1);
     }
     Ok(module)
 }

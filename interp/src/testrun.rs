@@ -152,9 +152,17 @@ pub fn run(args: &[String]) -> u8 {
         }
         output::write(&format!("  {}\n", style.paint("1", &shown)));
         let is_builtin = |n: &str| libforge::builtins::lookup(n).is_some();
-        let (module, _) =
-            forgec::ir::lower::lower_program(&shown, &src, &program, &is_builtin, &mut forgec::ir::lower::FsLoader);
-        let module = Arc::new(module);
+        let module = match forgec::driver::lower(&shown, &src, &program, &is_builtin, forge_abi::report::Colour::Never)
+        {
+            Ok((m, _)) => Arc::new(m),
+            Err(text) => {
+                output::flush();
+                eprint!("{text}");
+                failed += 1;
+                output::write("\n");
+                continue;
+            }
+        };
         let mut machine = vm::Vm::new();
         match machine.run_main(module.clone()) {
             vm::Outcome::Done => {}
