@@ -13,6 +13,7 @@ pub mod isolate;
 pub mod lang;
 pub mod ops;
 pub mod output;
+pub mod server;
 pub mod stdlib;
 pub mod value;
 

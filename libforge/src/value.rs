@@ -703,7 +703,7 @@ impl Value {
         Detached(self.deep_copy(&mut memo))
     }
 
-    fn deep_copy(&self, memo: &mut rustc_hash::FxHashMap<u64, Value>) -> Value {
+    pub(crate) fn deep_copy(&self, memo: &mut rustc_hash::FxHashMap<u64, Value>) -> Value {
         let Some(h) = self.header() else {
             return Value(self.0, PhantomData);
         };
