@@ -58,3 +58,34 @@ pub fn run(j: &Jitted) -> (Outcome, NativeCtx) {
     let _ = &j.module;
     (outcome, ctx)
 }
+
+/// Runs a compiled program's top level again on another thread (extra server workers).
+pub struct Runner {
+    main_desc: *const forge_abi::abi::ModuleDesc,
+}
+
+// SAFETY: the descriptor is read-only data of the JIT module, which the main thread
+// keeps alive (it runs the server) for as long as any worker runs.
+unsafe impl Send for Runner {}
+// SAFETY: as above; the descriptor is never written after finalisation.
+unsafe impl Sync for Runner {}
+
+/// A runner for `j`'s program; `j` must outlive every use of it.
+pub fn runner(j: &Jitted) -> Runner {
+    Runner { main_desc: j.main_desc }
+}
+
+impl Runner {
+    pub fn run(&self) -> Outcome {
+        let mut ctx = NativeCtx::new();
+        // SAFETY: see the `Send` impl: the descriptor outlives the server.
+        let desc = unsafe { &*self.main_desc };
+        match libforge::abi::run_module(&mut ctx, desc) {
+            Ok(_) => Outcome::Done,
+            Err(e) => match e.is_exit() {
+                Some(c) => Outcome::Exit(c),
+                None => Outcome::Failed(e),
+            },
+        }
+    }
+}

@@ -389,6 +389,13 @@ fn execute_jit(module: Arc<Module>, explicit: bool) -> u8 {
             return execute(module);
         }
     };
+    let again = module.clone();
+    let runner = jit::runner(&jitted);
+    libforge::server::set_program_runner(Box::new(move || {
+        if let jit::Outcome::Failed(e) = runner.run() {
+            eprint!("{}", vm::report(&e, &again, colour()));
+        }
+    }));
     let (outcome, mut ctx) = jit::run(&jitted);
     libforge::output::flush();
     let code = match outcome {
@@ -411,6 +418,14 @@ fn execute_jit(module: Arc<Module>, explicit: bool) -> u8 {
 }
 
 fn execute(module: Arc<Module>) -> u8 {
+    // Extra server workers run the whole program again on their own threads.
+    let again = module.clone();
+    libforge::server::set_program_runner(Box::new(move || {
+        let mut machine = vm::Vm::new();
+        if let vm::Outcome::Failed(e) = machine.run_main(again.clone()) {
+            eprint!("{}", vm::report(&e, &again, colour()));
+        }
+    }));
     let mut machine = vm::Vm::new();
     let outcome = machine.run_main(module.clone());
     libforge::output::flush();

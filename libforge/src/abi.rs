@@ -1317,6 +1317,14 @@ module_registrars! {
     forge_stdlib_db => db,
 }
 
+/// Registers the HTTP server's `__serve` (referenced only by `@server` programs, so
+/// that no other executable links tokio or hyper).
+#[no_mangle]
+pub unsafe extern "C" fn forge_stdlib_server(reg: *mut crate::builtins::Registry) {
+    // SAFETY: called by `register_native_modules` with a live registry.
+    crate::server::register(unsafe { &mut *reg });
+}
+
 /// Every entry point with its address, for the JIT (which binds them by name) and for
 /// the test that checks the table of `forge_abi::abi::RUNTIME` is complete.
 pub fn exports() -> Vec<(&'static str, *const u8)> {

@@ -27,6 +27,21 @@ struct ProgramModules {
     entries: [libforge::abi::CRegister; 32],
 }
 
+/// The program's descriptor, shared with the threads of extra server workers.
+struct Program(&'static ModuleDesc);
+
+impl Program {
+    fn desc(&self) -> &'static ModuleDesc {
+        self.0
+    }
+}
+
+// SAFETY: a ModuleDesc is read-only static data of the program's object file; its raw
+// pointers lead only to more static data.
+unsafe impl Send for Program {}
+// SAFETY: as above; nothing writes to it.
+unsafe impl Sync for Program {}
+
 /// The version of the runtime, checked by forgec against its own (a library built by
 /// another forgec is never linked).
 #[no_mangle]
@@ -44,6 +59,18 @@ pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
         &m.entries[..m.count.min(32)]
     };
     libforge::abi::use_native_modules(modules);
+    // Extra server workers run the whole program again on their own threads.
+    let program = Program(desc);
+    libforge::server::set_program_runner(Box::new(move || {
+        let mut ctx = NativeCtx::new();
+        let desc = program.desc();
+        if let Err(e) = libforge::abi::run_module(&mut ctx, desc) {
+            if e.is_exit().is_none() {
+                let sources = libforge::abi::module_sources(desc);
+                libforge::output::eprint(&libforge::lang::report::report(&e, &sources, Colour::Never));
+            }
+        }
+    }));
     let mut ctx = NativeCtx::new();
     let outcome = libforge::abi::run_module(&mut ctx, desc);
     libforge::output::flush();

@@ -106,7 +106,12 @@ pub fn used_modules(program: &ir::Module) -> Vec<&'static str> {
     }
     let mut seen = Vec::new();
     visit(program, &mut seen);
-    NATIVE_MODULES.iter().copied().filter(|m| seen.iter().any(|s| s == m)).collect()
+    let mut used: Vec<&'static str> = NATIVE_MODULES.iter().copied().filter(|m| seen.iter().any(|s| s == m)).collect();
+    // `@server` programs end their top level with a call of `__serve` (ir::server).
+    if seen.iter().any(|s| s == "__serve") {
+        used.push("server");
+    }
+    used
 }
 
 /// Where a target's runtime library lives, searched in order: `$FORGE_HOME/runtimes/T`,

@@ -104,6 +104,9 @@ fn lower_with_stack(
     for s in &program.stmts {
         l.stmt(s);
     }
+    if l.import_stack.len() == 1 {
+        l.serve(file, program);
+    }
     let null = l.temp();
     l.emit(Instr::LoadSpecial { dst: null, which: Special::Null }, 0);
     l.emit(Instr::Return { src: null }, 0);
@@ -712,6 +715,33 @@ impl<'a> Lowerer<'a> {
             }
         }
         self.release(mark);
+    }
+
+    /// For an `@server` program: the call `__serve(description, handler…)` that ends
+    /// its top level (see `ir::server`).
+    fn serve(&mut self, file: &str, program: &ast::Program) {
+        let (lines, src) = (&self.lines, self.src);
+        let Some(desc) = super::server::describe(file, program, &|off| lines.line_col(src, off).0) else { return };
+        if desc.handlers.len() > 250 {
+            self.diags.push(Diagnostic::error(
+                ast::Span { start: 0, end: 0 },
+                format!("too many routes ({}); a server may have at most 250", desc.handlers.len()),
+            ));
+            return;
+        }
+        let f = self.temp();
+        let k = self.kstr("__serve");
+        self.emit(Instr::LoadBuiltin { dst: f, name: k }, 0);
+        let base = self.mark();
+        let r = self.temp();
+        let kj = self.kstr(&desc.json);
+        self.emit(Instr::LoadK { dst: r, k: kj }, 0);
+        for h in &desc.handlers {
+            let r = self.temp();
+            let slot = self.global_slot(h);
+            self.emit(Instr::GetGlobal { dst: r, slot }, 0);
+        }
+        self.emit(Instr::Call { dst: f, func: f, args: base, n: 1 + desc.handlers.len() as u8 }, 0);
     }
 
     fn call_builtin(&mut self, name: &'static str, args: &[&Expr], at: u32) {

@@ -14,6 +14,7 @@
 pub mod dump;
 pub mod fgc;
 pub mod lower;
+pub mod server;
 pub mod verify;
 
 use std::sync::Arc;

@@ -43,6 +43,7 @@ pub const ALL: &[(&str, RegisterFn)] = &[
     ("time", time::register),
     ("npc", npc::register),
     ("db", db::register),
+    ("server", crate::server::register),
 ];
 
 /// Registers every module.
