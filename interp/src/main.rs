@@ -24,7 +24,7 @@ use forge_abi::report::{self, Colour};
 use forgec::diag::Diagnostic;
 use forgec::ir::{self, fgc, Module};
 
-const USAGE: &str = "usage: forge run [--vm|--jit] FILE [args...]
+const USAGE: &str = "usage: forge run [--vm|--jit] [--workers N] FILE [args...]
        forge run --emit ir FILE
        forge build FILE [-o OUT]
        forge test [DIR] [--filter TEXT] [-v]
@@ -34,7 +34,8 @@ const USAGE: &str = "usage: forge run [--vm|--jit] FILE [args...]
 
 Runs Forge programs. `forge build` compiles FILE to bytecode (FILE with the
 extension .fgc, or OUT), which `forge run` runs like a source file.
-`forgec FILE -o OUT` builds a native executable.";
+`forgec FILE -o OUT` builds a native executable. `--workers N` runs an
+@server program on N isolates (also FORGE_WORKERS=N, which compiled servers read).";
 
 /// `forge check`: also show what the compiler proved about the program.
 static CHECK_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -94,6 +95,16 @@ fn cli(args: &[String]) -> u8 {
                 match rest.first().map(|s| s.as_str()) {
                     Some("--jit") => tier = Tier::Jit,
                     Some("--vm") => tier = Tier::Vm,
+                    Some("--workers") => match rest.get(1).and_then(|n| n.parse::<usize>().ok()) {
+                        Some(n) if (1..=1024).contains(&n) => {
+                            libforge::server::set_workers(n);
+                            rest = &rest[1..];
+                        }
+                        _ => {
+                            eprintln!("forge: --workers takes a number from 1 to 1024\n\n{USAGE}");
+                            return 2;
+                        }
+                    },
                     _ => break,
                 }
                 rest = &rest[1..];

@@ -95,6 +95,14 @@ thread_local! {
     static IS_WORKER: Cell<bool> = const { Cell::new(false) };
 }
 
+/// The number of workers chosen on the command line (`forge run --workers N`); 0 when
+/// not given. It wins over `FORGE_WORKERS` and `@server(workers: N)`.
+static WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+pub fn set_workers(n: usize) {
+    WORKERS.store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
 type ProgramRunner = Box<dyn Fn() + Send + Sync>;
 
 static RUNNER: OnceLock<ProgramRunner> = OnceLock::new();
@@ -150,7 +158,9 @@ fn config(desc: &str) -> std::result::Result<Config, String> {
         Some(n) if n > 0 => Duration::from_secs(n as u64),
         Some(n) => return Err(format!("invalid header_timeout: {n}")),
     };
+    let forced = WORKERS.load(std::sync::atomic::Ordering::Relaxed);
     let workers = match std::env::var("FORGE_WORKERS") {
+        _ if forced > 0 => forced,
         Ok(w) => match w.trim().parse::<usize>() {
             Ok(n) if (1..=1024).contains(&n) => n,
             _ => return Err(format!("invalid FORGE_WORKERS: {w} (expected a number from 1 to 1024)")),
