@@ -447,7 +447,7 @@ mod tests {
         // Statements without rows give [].
         assert_eq!(q(&conn, "UPDATE people SET age = 1 WHERE id = 99", None), "[]");
         ex(&conn, "DROP TABLE people", None);
-        assert_eq!(show(&call("mysql", "close", &[conn.clone()])), "true");
+        assert_eq!(show(&call("mysql", "close", std::slice::from_ref(&conn))), "true");
         assert_eq!(show(&call("mysql", "close", &[conn])), "false");
     }
 
@@ -543,7 +543,7 @@ mod tests {
                 format!("mysql.{name}() requires a connection ID as first argument")
             );
             assert_eq!(
-                call_err("mysql", name, &[conn.clone()]),
+                call_err("mysql", name, std::slice::from_ref(&conn)),
                 format!("mysql.{name}() requires a SQL string as second argument")
             );
             assert_eq!(

@@ -558,13 +558,15 @@ fn inet_text(raw: &[u8]) -> Option<String> {
 fn money_text(cents: i64) -> String {
     let a = cents.unsigned_abs();
     let whole = (a / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+    // Groups of three digits from the right.
+    let mut grouped: Vec<char> = Vec::with_capacity(whole.len() + whole.len() / 3);
+    for (i, c) in whole.chars().rev().enumerate() {
+        if i > 0 && i % 3 == 0 {
             grouped.push(',');
         }
         grouped.push(c);
     }
+    let grouped: String = grouped.into_iter().rev().collect();
     format!("{}${grouped}.{:02}", if cents < 0 { "-" } else { "" }, a % 100)
 }
 

@@ -262,7 +262,7 @@ mod tests {
         assert_eq!(show(&c), format!("{{ \"id\": \"{}\", \"url\": \"{url}\", \"connected\": true }}", show(&id)));
         assert_eq!(show(&call("ws", "send", &[id.clone(), s("hello")])), "true");
         assert_eq!(
-            show(&call("ws", "receive", &[id.clone()])),
+            show(&call("ws", "receive", std::slice::from_ref(&id))),
             r#"{ "type": "text", "data": "Echo: hello", "raw": "Echo: hello" }"#
         );
         let start = std::time::Instant::now();
@@ -270,9 +270,9 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(250));
         // The connection still works after a timeout.
         call("ws", "send", &[id.clone(), s("again")]);
-        assert_eq!(show(&call("ws", "receive", &[id.clone(), i(5000)])).contains("Echo: again"), true);
-        assert_eq!(show(&call("ws", "close", &[id.clone()])), "true");
-        assert_eq!(show(&call("ws", "close", &[id.clone()])), "false");
+        assert!(show(&call("ws", "receive", &[id.clone(), i(5000)])).contains("Echo: again"));
+        assert_eq!(show(&call("ws", "close", std::slice::from_ref(&id))), "true");
+        assert_eq!(show(&call("ws", "close", std::slice::from_ref(&id))), "false");
         assert_eq!(
             call_err("ws", "send", &[id.clone(), s("x")]),
             format!("WebSocket connection '{}' not found", show(&id))
