@@ -127,6 +127,10 @@ say ws.receive(c.id, 5000)
 say ws.receive(c.id, 200)
 say ws.close(c.id)
 say ws.close(c.id)
+download up + "/hello" to "h.json"
+say json.parse(fs.read("h.json")).n
+crawl up + "/text"
+say http.crawl(up + "/text").text
 say typeof(fetch)
 say keys(http)
 "#;
@@ -163,10 +167,14 @@ fn http_fetch_grab_and_ws() {
         r#"{ "type": "timeout" }"#,
         "true",
         "false",
+        "42",
+        "plain text from upstream",
         "BuiltIn",
         "[get, post, put, delete, patch, head, download, crawl, pretty, respond, text, html, redirect]",
     ];
     assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "stderr:\n{stderr}");
+    assert!(stderr.contains("  Downloading http://127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains("/hello...\n  Saved to h.json ("), "{stderr}");
 }
 
 const PG_PROGRAM: &str = r#"
