@@ -2,14 +2,13 @@
 //! checks that every builtin, module member and string method it lists is bound in a
 //! running program: a Forge program is generated that reads each name (`typeof` of the
 //! value, or a call for string methods) and is run under `forge run`; the program's
-//! output must show every name bound. Network and server rows (`http`, `ws`, `pg`,
-//! `mysql`, server decorators) belong to issue 6 and are counted separately until they
-//! land. The number of rows covered is printed.
+//! output must show every name bound. The server decorator rows (`http-server`) are
+//! counted separately until the server lands. The number of rows covered is printed.
 
 use std::path::Path;
 use std::process::Command;
 
-const LATER: &[&str] = &["http", "ws", "pg", "mysql", "http-server"];
+const LATER: &[&str] = &["http-server"];
 
 #[test]
 fn every_catalogue_name_is_bound() {
@@ -32,10 +31,6 @@ fn every_catalogue_name_is_bound() {
                 program.push_str(&format!("{stmt}\nprintln(\"{module} {name} true\")\n"));
                 expected.push(format!("{module} {name} true"));
                 covered += 1;
-                continue;
-            }
-            "builtin" if name == "fetch" => {
-                later += 1;
                 continue;
             }
             "builtin" if name == "null" => "typeof(null) == \"Null\"".to_string(),
@@ -80,7 +75,7 @@ fn every_catalogue_name_is_bound() {
     let got: Vec<&str> = stdout.lines().collect();
     let missing: Vec<&String> = expected.iter().filter(|e| !got.contains(&e.as_str())).collect();
     println!(
-        "catalogue: {covered} rows checked under forge run, {later} network/server rows pending (issue 6), {other} syntax/runner rows covered by the conformance and forge-test suites"
+        "catalogue: {covered} rows checked under forge run, {later} server rows pending, {other} syntax/runner rows covered by the conformance and forge-test suites"
     );
     assert!(missing.is_empty(), "missing or unbound: {missing:?}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
 }

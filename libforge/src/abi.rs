@@ -1315,6 +1315,10 @@ module_registrars! {
     forge_stdlib_time => time,
     forge_stdlib_npc => npc,
     forge_stdlib_db => db,
+    forge_stdlib_http => http,
+    forge_stdlib_ws => ws,
+    forge_stdlib_pg => pg,
+    forge_stdlib_mysql => mysql,
 }
 
 /// Registers the HTTP server's `__serve` (referenced only by `@server` programs, so

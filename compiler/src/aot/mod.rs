@@ -87,7 +87,7 @@ pub fn emit_object(program: &ir::Module, opts: &Options) -> Result<Vec<u8>, Stri
 pub fn used_modules(program: &ir::Module) -> Vec<&'static str> {
     const NATIVE_MODULES: &[&str] = &[
         "math", "json", "csv", "regex", "crypto", "jwt", "url", "toml", "env", "log", "fs", "io", "term", "time",
-        "npc", "db",
+        "npc", "db", "http", "ws", "pg", "mysql",
     ];
     fn visit(m: &ir::Module, seen: &mut Vec<String>) {
         for g in &m.globals {
@@ -106,7 +106,12 @@ pub fn used_modules(program: &ir::Module) -> Vec<&'static str> {
     }
     let mut seen = Vec::new();
     visit(program, &mut seen);
-    let mut used: Vec<&'static str> = NATIVE_MODULES.iter().copied().filter(|m| seen.iter().any(|s| s == m)).collect();
+    // `fetch` (and the `grab` statement, which calls it) is registered by `http`.
+    let mut used: Vec<&'static str> = NATIVE_MODULES
+        .iter()
+        .copied()
+        .filter(|m| seen.iter().any(|s| s == m || (*m == "http" && s == "fetch")))
+        .collect();
     // `@server` programs end their top level with a call of `__serve` (ir::server).
     if seen.iter().any(|s| s == "__serve") {
         used.push("server");

@@ -8,17 +8,21 @@ pub mod csv;
 pub mod db;
 pub mod env;
 pub mod fs;
+pub mod http;
 pub mod io;
 pub mod json;
 pub mod jwt;
 pub mod log;
 pub mod math;
+pub mod mysql;
 pub mod npc;
+pub mod pg;
 pub mod regex;
 pub mod term;
 pub mod time;
 pub mod toml;
 pub mod url;
+pub mod ws;
 
 /// A module's registration function.
 pub type RegisterFn = fn(&mut Registry);
@@ -43,7 +47,11 @@ pub const ALL: &[(&str, RegisterFn)] = &[
     ("time", time::register),
     ("npc", npc::register),
     ("db", db::register),
-    ("server", crate::server::register),
+    ("http", http::register),
+    ("ws", ws::register),
+    ("pg", pg::register),
+    ("mysql", mysql::register),
+    (\"server\", crate::server::register),
 ];
 
 /// Registers every module.
