@@ -84,7 +84,11 @@ fn run(name: &str, source: &str, envs: &[(&str, String)]) -> (String, String, Op
     }
     let out = cmd.output().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned(), out.status.code())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code(),
+    )
 }
 
 const HTTP_PROGRAM: &str = r#"
@@ -268,11 +272,8 @@ fn mysql_program() {
 fn no_connection_before_the_program_asks() {
     // A program that never names a network module runs without any network activity;
     // one that fails argument checks opens nothing either.
-    let (stdout, stderr, status) = run(
-        "lazy",
-        "try {\n    http.get(1)\n} catch e {\n    say e.message\n}\nsay typeof(pg)\n",
-        &[],
-    );
+    let (stdout, stderr, status) =
+        run("lazy", "try {\n    http.get(1)\n} catch e {\n    say e.message\n}\nsay typeof(pg)\n", &[]);
     assert_eq!(status, Some(0), "{stderr}");
     assert_eq!(stdout, "http.get() requires a URL string\nObject\n");
 }

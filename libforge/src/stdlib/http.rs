@@ -222,17 +222,20 @@ fn has_header(headers: &[(String, String)], name: &str) -> bool {
     headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
 }
 
+/// The longest timeout honoured (a year): larger ones would overflow the clock.
+const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
 /// The whole-request timeout of the `"timeout"` option (seconds; default 30).
 fn timeout_of(v: Option<&Value>) -> Duration {
     let secs = match v {
         Some(v) => match (v.as_int(), v.as_float()) {
-            (Some(n), _) => n.max(0) as f64,
-            (None, Some(x)) if x.is_finite() => x.max(0.0),
+            (Some(n), _) => n as f64,
+            (None, Some(x)) if !x.is_nan() => x,
             _ => 30.0,
         },
         None => 30.0,
     };
-    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+    Duration::from_secs_f64(secs.clamp(0.0, MAX_TIMEOUT_SECS))
 }
 
 /// Builds the request of `http.METHOD(url, opts)` from its options (§11.19.1).
@@ -875,6 +878,16 @@ mod tests {
         assert_eq!(e, format!("http.get error: request failed: error sending request for url ({up}/slow)"));
         let e = call_err("http", "get", &[s(&format!("{up}/short"))]);
         assert!(e.starts_with("http.get error: body read error: "), "{e}");
+        // Huge, negative and odd timeouts are no panic.
+        for t in [i(i64::MAX), i(-5), crate::stdlib::testing::f(f64::INFINITY), crate::stdlib::testing::f(1e300)] {
+            let _ = crate::stdlib::testing::try_call(
+                "http",
+                "get",
+                &[s(&format!("{up}/hello")), obj(vec![("timeout", t)])],
+            );
+        }
+        assert_eq!(timeout_of(Some(&i(-5))), Duration::ZERO);
+        assert_eq!(timeout_of(Some(&s("x"))), Duration::from_secs(30));
         // A bad header name is a builder error, not a panic.
         let e = call_err("http", "get", &[s(&up), obj(vec![("headers", obj(vec![("bad name", s("x"))]))])]);
         assert_eq!(e, "http.get error: request failed: builder error");
