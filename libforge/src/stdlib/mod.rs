@@ -51,7 +51,7 @@ pub const ALL: &[(&str, RegisterFn)] = &[
     ("ws", ws::register),
     ("pg", pg::register),
     ("mysql", mysql::register),
-    (\"server\", crate::server::register),
+    ("server", crate::server::register),
 ];
 
 /// Registers every module.
