@@ -235,9 +235,12 @@ pub fn find_linker(target: &Target, runtime: Option<&Path>) -> Result<LinkerCmd,
                     target.name
                 ));
             };
-            let lld = dir.join("rust-lld");
+            let lld = dir.join("bin/rust-lld");
             if !lld.is_file() {
-                return Err(format!("the runtime directory {} has no rust-lld; rebuild it with: {rebuild}", dir.display()));
+                return Err(format!(
+                    "the runtime directory {} has no bin/rust-lld; rebuild it with: {rebuild}",
+                    dir.display()
+                ));
             }
             for f in target.startfiles.iter().chain(&target.endfiles) {
                 if !dir.join(f).is_file() {
@@ -334,4 +337,31 @@ pub fn which(p: &Path) -> Option<PathBuf> {
         return p.is_file().then(|| p.to_path_buf());
     }
     std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(p)).find(|c| c.is_file()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every target's object file is an ELF relocatable for that target's machine (no
+    /// runtime library or linker needed to check this).
+    #[test]
+    fn objects_for_every_target() {
+        let src = "let xs = [1, 2, 3]\nsay \"sum {xs[0] + xs[1] + xs[2]}\"\n";
+        let is_builtin = |n: &str| libforge::builtins::lookup(n).is_some();
+        let module = crate::driver::front_end("t.fg", src, &is_builtin, forge_abi::report::Colour::Never)
+            .expect("front end");
+        for t in crate::targets::all().expect("targets") {
+            let opts = Options { triple: t.triple.clone(), optimize: true, debug: false };
+            let obj = emit_object(&module, &opts).unwrap_or_else(|e| panic!("{}: {e}", t.name));
+            assert_eq!(&obj[..4], b"\x7fELF", "{}", t.name);
+            let machine = u16::from_le_bytes([obj[18], obj[19]]);
+            let want = match t.triple.architecture {
+                target_lexicon::Architecture::X86_64 => 62,
+                target_lexicon::Architecture::Aarch64(_) => 183,
+                ref other => panic!("{}: add the ELF machine of {other}", t.name),
+            };
+            assert_eq!(machine, want, "{}", t.name);
+        }
+    }
 }
