@@ -287,8 +287,11 @@ mod tests {
         let e = parse("x.target", "name=x\ntriple=nonsense-triple-here-x\nrust-triple=x\nlink=static\nlinker=cc\n")
             .unwrap_err();
         assert!(e.contains("not a target triple"), "{e}");
-        let e = parse("x.target", "name=x\ntriple=x86_64-unknown-linux-gnu\nrust-triple=x\nlink=dynamic\nlinker=rust-lld\n")
-            .unwrap_err();
+        let e = parse(
+            "x.target",
+            "name=x\ntriple=x86_64-unknown-linux-gnu\nrust-triple=x\nlink=dynamic\nlinker=rust-lld\n",
+        )
+        .unwrap_err();
         assert!(e.contains("static executables only"), "{e}");
     }
 }

@@ -215,10 +215,9 @@ pub fn find_linker(target: &Target, runtime: Option<&Path>) -> Result<LinkerCmd,
             match which(Path::new(&program)) {
                 Some(p) => Ok(LinkerCmd { program: p, driver: true }),
                 None => Err(match from {
-                    Some(var) => format!(
-                        "the linker '{program}' for target {} (from ${var}) was not found",
-                        target.name
-                    ),
+                    Some(var) => {
+                        format!("the linker '{program}' for target {} (from ${var}) was not found", target.name)
+                    }
                     None => format!(
                         "the linker '{program}' for target {} was not found on PATH; {}",
                         target.name,
@@ -349,8 +348,8 @@ mod tests {
     fn objects_for_every_target() {
         let src = "let xs = [1, 2, 3]\nsay \"sum {xs[0] + xs[1] + xs[2]}\"\n";
         let is_builtin = |n: &str| libforge::builtins::lookup(n).is_some();
-        let module = crate::driver::front_end("t.fg", src, &is_builtin, forge_abi::report::Colour::Never)
-            .expect("front end");
+        let module =
+            crate::driver::front_end("t.fg", src, &is_builtin, forge_abi::report::Colour::Never).expect("front end");
         for t in crate::targets::all().expect("targets") {
             let opts = Options { triple: t.triple.clone(), optimize: true, debug: false };
             let obj = emit_object(&module, &opts).unwrap_or_else(|e| panic!("{}: {e}", t.name));
