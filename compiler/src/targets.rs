@@ -24,9 +24,9 @@ pub enum Linker {
     /// A C compiler driver found on `PATH` (`cc`, `aarch64-linux-gnu-gcc`); the
     /// environment variable `CC_<rust triple>` overrides it (and `CC` for the host).
     Driver(String),
-    /// The Rust toolchain's self-contained `rust-lld`, copied with the C library's start
-    /// files and archives into the target's runtime directory by `scripts/build-runtime`:
-    /// no C toolchain is needed when linking.
+    /// The Rust toolchain's `rust-lld` (`bin/rust-lld` and the `lib/libLLVM….so` it
+    /// loads), put with the C library's start files and archives into the target's
+    /// runtime directory by `scripts/build-runtime`: no C toolchain is needed when linking.
     RustLld,
 }
 
