@@ -215,6 +215,22 @@ pub fn host() -> Result<&'static Target, String> {
     })
 }
 
+/// `--static`: `t` itself when it links statically, else the statically linked target
+/// of the same architecture and operating system (`x86_64-linux` → `x86_64-linux-musl`).
+pub fn static_variant(t: &'static Target) -> Result<&'static Target, String> {
+    if t.link == LinkMode::Static {
+        return Ok(t);
+    }
+    let all = all()?;
+    all.iter()
+        .find(|s| {
+            s.link == LinkMode::Static
+                && s.triple.architecture == t.triple.architecture
+                && s.triple.operating_system == t.triple.operating_system
+        })
+        .ok_or_else(|| format!("no statically linked target for {} ({}); see forgec --print targets", t.name, t.triple))
+}
+
 /// The target name closest to `wanted` (edit distance at most a quarter of its length,
 /// at least 2), else the first target that has a name starting with `wanted`.
 fn suggest(wanted: &str, all: &[Target]) -> Option<String> {
@@ -278,6 +294,10 @@ mod tests {
         assert!(e.starts_with("unknown target 'riscv64-linux'"), "{e}");
         assert!(lookup("").is_err());
         assert!(lookup("arm64").unwrap_err().contains("did you mean 'aarch64-linux'?"));
+        for (from, to) in [("x86_64-linux", "x86_64-linux-musl"), ("aarch64-linux", "aarch64-linux-musl")] {
+            assert_eq!(static_variant(lookup(from).unwrap()).unwrap().name, to);
+            assert_eq!(static_variant(lookup(to).unwrap()).unwrap().name, to);
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `forgec`: compiles a Forge program to a native executable.
 //!
 //! ```text
-//! forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T]
+//! forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T] [--static]
 //! forgec --version | --help | --print targets | --print abi-stamp
 //! ```
 
@@ -13,7 +13,7 @@ use forge_abi::report::{render_short, Colour};
 use forgec::aot::{self, Options, RuntimeStatus};
 use forgec::targets::{self, Linker, Target};
 
-const USAGE: &str = "usage: forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T]
+const USAGE: &str = "usage: forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T] [--static]
        forgec --version
        forgec --print targets | abi-stamp
 
@@ -23,7 +23,9 @@ Compiles a Forge program into a native executable (default OUT: FILE without .fg
   -g            keep symbols
   --emit KIND   write an object file (obj), Cranelift IR (clif) or Forge IR (ir) instead
   --target T    the target to compile for (default: this machine); forgec --print
-                targets lists them with whether their runtime and linker are ready";
+                targets lists them with whether their runtime and linker are ready
+  --static      a fully static executable: the statically linked target of the same
+                machine (x86_64-linux -> x86_64-linux-musl)";
 
 fn colour() -> Colour {
     if std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal() {
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
     let mut debug = false;
     let mut emit = Emit::Exe;
     let mut target_name: Option<String> = None;
+    let mut want_static = false;
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
             "-O0" => optimize = false,
             "-O2" => optimize = true,
             "-g" => debug = true,
+            "--static" => want_static = true,
             "--emit" => {
                 emit = match args.get(i + 1).map(|s| s.as_str()) {
                     Some("obj") => Emit::Obj,
@@ -116,6 +120,10 @@ fn main() -> ExitCode {
     }
     let Some(file) = file else { return usage_error("no source file given") };
     let target = match target_name.as_deref().map(targets::lookup).unwrap_or_else(targets::host) {
+        Ok(t) if want_static => targets::static_variant(t),
+        other => other,
+    };
+    let target = match target {
         Ok(t) => t,
         Err(e) => {
             eprintln!("forgec: {e}");
