@@ -12,3 +12,4 @@ pub mod driver;
 pub mod ir;
 pub mod sema;
 pub mod syntax;
+pub mod targets;

@@ -1,6 +1,7 @@
-//! The AOT driver: IR → one object file (`cranelift-object`) → a native executable
-//! linked with the target's runtime library (`libforge.a`) by the target's C compiler
-//! driver.
+//! The AOT driver: IR → one object file (`cranelift-object`) for the target's ISA → a
+//! native executable linked with the target's runtime library (`runtimes/<T>/libforge.a`)
+//! by the target's linker (`crate::targets`: a C compiler driver, or the self-contained
+//! rust-lld for static targets).
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,7 @@ use cranelift_object::{ObjectBuilder, ObjectModule};
 use target_lexicon::Triple;
 
 use crate::ir;
+use crate::targets::{LinkMode, Linker, Target};
 
 /// Options of one compilation.
 #[derive(Clone, Debug)]
@@ -119,45 +121,162 @@ pub fn used_modules(program: &ir::Module) -> Vec<&'static str> {
     used
 }
 
+/// What the search for a target's runtime library found.
+#[derive(Debug)]
+pub enum RuntimeStatus {
+    /// A runtime built by this forgec for this target.
+    Ready(PathBuf),
+    /// A runtime that this forgec must not link (another compiler's ABI, or another
+    /// target's library): why.
+    Stale(String),
+    /// No runtime library in any of the searched directories.
+    Missing(Vec<PathBuf>),
+}
+
 /// Where a target's runtime library lives, searched in order: `$FORGE_HOME/runtimes/T`,
 /// next to the forgec binary (`<dir>/runtimes/T`, `<dir>/../runtimes/T`,
-/// `<dir>/../../runtimes/T`), and the source checkout this forgec was built from.
-pub fn find_runtime(target: &str) -> Result<PathBuf, String> {
+/// `<dir>/../../runtimes/T`), and the source checkout this forgec was built from. The
+/// first directory with a `libforge.a` is the one used; its `STAMP` must name this
+/// forgec's ABI stamp and this target.
+pub fn runtime_status(target: &Target) -> RuntimeStatus {
+    let name = &target.name;
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Some(home) = std::env::var_os("FORGE_HOME") {
-        dirs.push(Path::new(&home).join("runtimes").join(target));
+        dirs.push(Path::new(&home).join("runtimes").join(name));
     }
     if let Ok(exe) = std::env::current_exe() {
         if let Some(dir) = exe.parent() {
-            dirs.push(dir.join("runtimes").join(target));
-            dirs.push(dir.join("../runtimes").join(target));
-            dirs.push(dir.join("../../runtimes").join(target));
+            dirs.push(dir.join("runtimes").join(name));
+            dirs.push(dir.join("../runtimes").join(name));
+            dirs.push(dir.join("../../runtimes").join(name));
         }
     }
-    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimes").join(target));
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimes").join(name));
     for d in &dirs {
         let lib = d.join("libforge.a");
-        if lib.is_file() {
-            let stamp = std::fs::read_to_string(d.join("STAMP")).unwrap_or_default();
-            if stamp.trim() != abi_stamp() {
-                return Err(format!(
-                    "the runtime library {} was built by another forgec ({}); rebuild it with: scripts/build-runtime --target {target}",
-                    lib.display(),
-                    if stamp.trim().is_empty() { "no stamp" } else { stamp.trim() }
-                ));
-            }
-            return Ok(d.clone());
+        if !lib.is_file() {
+            continue;
         }
+        let stamp = std::fs::read_to_string(d.join("STAMP")).unwrap_or_default();
+        let mut lines = stamp.lines().map(str::trim);
+        let abi = lines.next().unwrap_or("");
+        let built_for = lines.find_map(|l| l.strip_prefix("target ")).unwrap_or("").trim();
+        let rebuild = format!("rebuild it with: scripts/build-runtime --target {name}");
+        if abi != abi_stamp() {
+            return RuntimeStatus::Stale(format!(
+                "the runtime library {} was built by another forgec ({}); {rebuild}",
+                lib.display(),
+                if abi.is_empty() { "no stamp" } else { abi }
+            ));
+        }
+        if built_for.split_whitespace().next() != Some(name.as_str()) {
+            return RuntimeStatus::Stale(format!(
+                "the runtime library {} was built for {}, not for target {name}; {rebuild}",
+                lib.display(),
+                if built_for.is_empty() { "an unnamed target" } else { built_for }
+            ));
+        }
+        return RuntimeStatus::Ready(d.canonicalize().unwrap_or_else(|_| d.clone()));
     }
-    Err(format!(
-        "no runtime library for target '{target}' (looked in {}); build it with: scripts/build-runtime --target {target}",
-        dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
-    ))
+    RuntimeStatus::Missing(dirs)
 }
 
-/// Links `object` with the runtime in `runtime_dir` into `out`, writing a temporary
-/// file first and renaming it, so a failed link never leaves a broken executable.
-pub fn link(object: &[u8], runtime_dir: &Path, out: &Path, opts: &Options) -> Result<(), String> {
+/// The directory of a target's runtime library, or an error naming the command that
+/// builds it.
+pub fn find_runtime(target: &Target) -> Result<PathBuf, String> {
+    match runtime_status(target) {
+        RuntimeStatus::Ready(d) => Ok(d),
+        RuntimeStatus::Stale(why) => Err(why),
+        RuntimeStatus::Missing(dirs) => Err(format!(
+            "no runtime library for target '{}' (looked in {}); build it with: scripts/build-runtime --target {}",
+            target.name,
+            dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+            target.name
+        )),
+    }
+}
+
+/// How executables for a target are linked on this machine.
+#[derive(Debug)]
+pub struct LinkerCmd {
+    /// The program that is run.
+    pub program: PathBuf,
+    /// Whether it is a C compiler driver (`-Wl,` options) or rust-lld itself.
+    pub driver: bool,
+}
+
+/// Finds the linker of `target`. A C compiler driver is looked up on `PATH`
+/// (`CC_<rust triple>` overrides it, and `CC` too for the host target); rust-lld is the
+/// copy in the runtime directory `runtime` (`None`: the runtime is not built yet).
+pub fn find_linker(target: &Target, runtime: Option<&Path>) -> Result<LinkerCmd, String> {
+    match &target.linker {
+        Linker::Driver(default) => {
+            let rt = &target.rust_triple;
+            let mut vars = vec![format!("CC_{rt}"), format!("CC_{}", rt.replace('-', "_"))];
+            if target.is_host() {
+                vars.push("CC".into());
+            }
+            let (program, from) = vars
+                .iter()
+                .find_map(|v| {
+                    std::env::var(v).ok().filter(|s| !s.trim().is_empty()).map(|s| (s.trim().to_string(), Some(v)))
+                })
+                .unwrap_or_else(|| (default.clone(), None));
+            match which(Path::new(&program)) {
+                Some(p) => Ok(LinkerCmd { program: p, driver: true }),
+                None => Err(match from {
+                    Some(var) => {
+                        format!("the linker '{program}' for target {} (from ${var}) was not found", target.name)
+                    }
+                    None => format!(
+                        "the linker '{program}' for target {} was not found on PATH; {}",
+                        target.name,
+                        install_hint(&target.linker_package, &format!("CC_{}", rt.replace('-', "_")))
+                    ),
+                }),
+            }
+        }
+        Linker::RustLld => {
+            let rebuild = format!("scripts/build-runtime --target {}", target.name);
+            let Some(dir) = runtime else {
+                return Err(format!(
+                    "target {} links with the rust-lld that {rebuild} puts into its runtime directory",
+                    target.name
+                ));
+            };
+            let lld = dir.join("bin/rust-lld");
+            if !lld.is_file() {
+                return Err(format!(
+                    "the runtime directory {} has no bin/rust-lld; rebuild it with: {rebuild}",
+                    dir.display()
+                ));
+            }
+            for f in target.startfiles.iter().chain(&target.endfiles) {
+                if !dir.join(f).is_file() {
+                    return Err(format!(
+                        "the runtime directory {} has no {f} (a start file of the C library); rebuild it with: {rebuild}",
+                        dir.display()
+                    ));
+                }
+            }
+            Ok(LinkerCmd { program: lld, driver: false })
+        }
+    }
+}
+
+fn install_hint(packages: &str, var: &str) -> String {
+    if packages.trim().is_empty() {
+        format!("install it or name another with {var}")
+    } else {
+        format!("install it (Debian/Ubuntu: apt-get install {}) or name another with {var}", packages.trim())
+    }
+}
+
+/// Links `object` with the runtime in `runtime_dir` into `out` for `target`, writing a
+/// temporary file first and renaming it, so a failed link never leaves a broken
+/// executable.
+pub fn link(object: &[u8], runtime_dir: &Path, out: &Path, target: &Target, opts: &Options) -> Result<(), String> {
+    let linker = find_linker(target, Some(runtime_dir))?;
     let out_dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -166,19 +285,38 @@ pub fn link(object: &[u8], runtime_dir: &Path, out: &Path, opts: &Options) -> Re
     let tmp_obj = std::env::temp_dir().join(format!("forgec-{}-{stem}.o", std::process::id()));
     std::fs::write(&tmp_obj, object).map_err(|e| format!("cannot write {}: {e}", tmp_obj.display()))?;
     let tmp_out = out_dir.join(format!(".{stem}.forgec-{}.tmp", std::process::id()));
-    let cc = find_cc(&opts.triple)?;
-    let mut cmd = std::process::Command::new(&cc);
-    cmd.arg(&tmp_obj).arg(runtime_dir.join("libforge.a")).arg("-o").arg(&tmp_out);
-    // Section garbage collection first, so runtime code the program does not use is
-    // dropped.
-    cmd.arg("-Wl,--gc-sections");
-    if !opts.debug {
-        cmd.arg("-s");
-    }
+    // The native libraries the runtime needs, as rustc reported them when it was built.
     let extra = std::fs::read_to_string(runtime_dir.join("link-args"))
         .unwrap_or_else(|_| "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc".into());
-    for a in extra.split_whitespace() {
-        cmd.arg(a);
+    let mut cmd = std::process::Command::new(&linker.program);
+    if linker.driver {
+        cmd.arg(&tmp_obj).arg(runtime_dir.join("libforge.a")).arg("-o").arg(&tmp_out);
+        // Section garbage collection first, so runtime code the program does not use is
+        // dropped.
+        cmd.arg("-Wl,--gc-sections");
+        if target.link == LinkMode::Static {
+            cmd.arg("-static");
+        }
+        if !opts.debug {
+            cmd.arg("-s");
+        }
+        cmd.args(extra.split_whitespace());
+    } else {
+        // rust-lld with the C library's own start files and archives: the same link a
+        // C compiler driver would do for a static executable, without the driver.
+        cmd.args(["-flavor", "gnu", "-static", "--gc-sections", "--eh-frame-hdr", "-z", "noexecstack"]);
+        if !opts.debug {
+            cmd.arg("-s");
+        }
+        cmd.arg("-o").arg(&tmp_out);
+        cmd.args(target.startfiles.iter().map(|f| runtime_dir.join(f)));
+        cmd.arg(&tmp_obj);
+        // A group, so that archive members pulled in late (the C library's use of
+        // compiler builtins that live in libforge.a) still resolve.
+        cmd.arg("-L").arg(runtime_dir).arg("--start-group").arg(runtime_dir.join("libforge.a"));
+        cmd.args(extra.split_whitespace());
+        cmd.arg("--end-group");
+        cmd.args(target.endfiles.iter().map(|f| runtime_dir.join(f)));
     }
     let result = cmd.output();
     let _ = std::fs::remove_file(&tmp_obj);
@@ -186,8 +324,9 @@ pub fn link(object: &[u8], runtime_dir: &Path, out: &Path, opts: &Options) -> Re
         Ok(o) => o,
         Err(e) => {
             return Err(format!(
-                "cannot run the linker '{}': {e}; install a C compiler (Debian: apt-get install gcc)",
-                cc.display()
+                "cannot run the linker '{}': {e}; {}",
+                linker.program.display(),
+                install_hint(&target.linker_package, &format!("CC_{}", target.rust_triple.replace('-', "_")))
             ))
         }
     };
@@ -201,30 +340,37 @@ pub fn link(object: &[u8], runtime_dir: &Path, out: &Path, opts: &Options) -> Re
     })
 }
 
-/// The C compiler driver for a target, found with the `cc` crate's tool detection.
-fn find_cc(triple: &Triple) -> Result<PathBuf, String> {
-    let host = Triple::host().to_string();
-    let tool = cc::Build::new()
-        .target(&triple.to_string())
-        .host(&host)
-        .opt_level(0)
-        .cargo_metadata(false)
-        .try_get_compiler()
-        .map_err(|e| format!("no C compiler for target {triple}: {e}; install gcc (Debian: apt-get install gcc)"))?;
-    let path = tool.path().to_path_buf();
-    if which(&path).is_none() {
-        return Err(format!(
-            "the linker '{}' was not found; install a C compiler (Debian: apt-get install gcc{})",
-            path.display(),
-            if triple.architecture != Triple::host().architecture { "-aarch64-linux-gnu" } else { "" }
-        ));
-    }
-    Ok(path)
-}
-
-fn which(p: &Path) -> Option<PathBuf> {
+/// `p` itself when it is a path, else the first `PATH` entry that holds it.
+pub fn which(p: &Path) -> Option<PathBuf> {
     if p.components().count() > 1 {
         return p.is_file().then(|| p.to_path_buf());
     }
     std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(p)).find(|c| c.is_file()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every target's object file is an ELF relocatable for that target's machine (no
+    /// runtime library or linker needed to check this).
+    #[test]
+    fn objects_for_every_target() {
+        let src = "let xs = [1, 2, 3]\nsay \"sum {xs[0] + xs[1] + xs[2]}\"\n";
+        let is_builtin = |n: &str| libforge::builtins::lookup(n).is_some();
+        let module =
+            crate::driver::front_end("t.fg", src, &is_builtin, forge_abi::report::Colour::Never).expect("front end");
+        for t in crate::targets::all().expect("targets") {
+            let opts = Options { triple: t.triple.clone(), optimize: true, debug: false };
+            let obj = emit_object(&module, &opts).unwrap_or_else(|e| panic!("{}: {e}", t.name));
+            assert_eq!(&obj[..4], b"\x7fELF", "{}", t.name);
+            let machine = u16::from_le_bytes([obj[18], obj[19]]);
+            let want = match t.triple.architecture {
+                target_lexicon::Architecture::X86_64 => 62,
+                target_lexicon::Architecture::Aarch64(_) => 183,
+                ref other => panic!("{}: add the ELF machine of {other}", t.name),
+            };
+            assert_eq!(machine, want, "{}", t.name);
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! `forgec`: compiles a Forge program to a native executable.
 //!
 //! ```text
-//! forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T]
-//! forgec --version | --help | --print abi-stamp
+//! forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T] [--static]
+//! forgec --version | --help | --print targets | --print abi-stamp
 //! ```
 
 use std::io::IsTerminal;
@@ -10,19 +10,22 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use forge_abi::report::{render_short, Colour};
-use forgec::aot::{self, Options};
-use target_lexicon::Triple;
+use forgec::aot::{self, Options, RuntimeStatus};
+use forgec::targets::{self, Linker, Target};
 
-const USAGE: &str = "usage: forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T]
+const USAGE: &str = "usage: forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T] [--static]
        forgec --version
-       forgec --print abi-stamp
+       forgec --print targets | abi-stamp
 
 Compiles a Forge program into a native executable (default OUT: FILE without .fg).
   -o OUT        where to write the executable (or the --emit output)
   -O0 / -O2     optimisation level (default -O2)
   -g            keep symbols
   --emit KIND   write an object file (obj), Cranelift IR (clif) or Forge IR (ir) instead
-  --target T    target triple or name (default: this machine)";
+  --target T    the target to compile for (default: this machine); forgec --print
+                targets lists them with whether their runtime and linker are ready
+  --static      a fully static executable: the statically linked target of the same
+                machine (x86_64-linux -> x86_64-linux-musl)";
 
 fn colour() -> Colour {
     if std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal() {
@@ -57,7 +60,8 @@ fn main() -> ExitCode {
     let mut optimize = true;
     let mut debug = false;
     let mut emit = Emit::Exe;
-    let mut target = Triple::host();
+    let mut target_name: Option<String> = None;
+    let mut want_static = false;
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
@@ -75,7 +79,8 @@ fn main() -> ExitCode {
                     println!("{}", aot::abi_stamp());
                     return ExitCode::SUCCESS;
                 }
-                _ => return usage_error("--print takes 'abi-stamp'"),
+                Some("targets") => return print_targets(),
+                _ => return usage_error("--print takes 'targets' or 'abi-stamp'"),
             },
             "-o" => {
                 let Some(o) = args.get(i + 1) else { return usage_error("-o needs a path") };
@@ -85,6 +90,7 @@ fn main() -> ExitCode {
             "-O0" => optimize = false,
             "-O2" => optimize = true,
             "-g" => debug = true,
+            "--static" => want_static = true,
             "--emit" => {
                 emit = match args.get(i + 1).map(|s| s.as_str()) {
                     Some("obj") => Emit::Obj,
@@ -99,10 +105,7 @@ fn main() -> ExitCode {
             }
             "--target" => {
                 let Some(t) = args.get(i + 1) else { return usage_error("--target needs a target") };
-                match t.parse::<Triple>() {
-                    Ok(tr) => target = tr,
-                    Err(_) => return usage_error(&format!("unknown target '{t}'")),
-                }
+                target_name = Some(t.clone());
                 i += 1;
             }
             _ if a.starts_with('-') => return usage_error(&format!("unknown option '{a}'")),
@@ -116,6 +119,31 @@ fn main() -> ExitCode {
         i += 1;
     }
     let Some(file) = file else { return usage_error("no source file given") };
+    let target = match target_name.as_deref().map(targets::lookup).unwrap_or_else(targets::host) {
+        Ok(t) if want_static => targets::static_variant(t),
+        other => other,
+    };
+    let target = match target {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("forgec: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // A native executable needs the target's runtime library and linker: check both
+    // before compiling, so a missing one is reported at once.
+    let runtime = if emit == Emit::Exe {
+        let dir = match aot::find_runtime(target) {
+            Ok(d) => d,
+            Err(e) => return fail(&e),
+        };
+        if let Err(e) = aot::find_linker(target, Some(&dir)) {
+            return fail(&e);
+        }
+        Some(dir)
+    } else {
+        None
+    };
     let src = match std::fs::read(&file) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(s) => s,
@@ -150,7 +178,7 @@ fn main() -> ExitCode {
     if out.is_dir() {
         return fail(&format!("cannot write '{}': it is a directory", out.display()));
     }
-    let opts = Options { triple: target.clone(), optimize, debug };
+    let opts = Options { triple: target.triple.clone(), optimize, debug };
     match emit {
         Emit::Ir => return write_atomic(&out, forgec::ir::dump::dump_module(&module).as_bytes()),
         Emit::Clif => {
@@ -167,27 +195,69 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(&format!("cannot compile '{file}' natively: {e}")),
     };
-    if emit == Emit::Obj {
-        return write_atomic(&out, &object);
-    }
-    let target_name = target_dir_name(&target);
-    let runtime = match aot::find_runtime(&target_name) {
-        Ok(r) => r,
-        Err(e) => return fail(&e),
-    };
-    match aot::link(&object, &runtime, &out, &opts) {
+    let Some(runtime) = runtime else { return write_atomic(&out, &object) };
+    match aot::link(&object, &runtime, &out, target, &opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
 }
 
-/// The runtime directory name of a target (`x86_64-linux`, `aarch64-linux-musl`, …).
-fn target_dir_name(t: &Triple) -> String {
-    let arch = t.architecture.to_string();
-    match t.environment {
-        target_lexicon::Environment::Musl => format!("{arch}-linux-musl"),
-        _ => format!("{arch}-linux"),
+/// `forgec --print targets`: every target with whether its runtime library is built and
+/// its linker found (a tab-free table, one target per line).
+fn print_targets() -> ExitCode {
+    let all = match targets::all() {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    let rows: Vec<[String; 5]> = all.iter().map(target_row).collect();
+    let header = ["target", "triple", "link", "runtime", "linker"].map(String::from);
+    let mut widths = [0usize; 5];
+    for r in std::iter::once(&header).chain(&rows) {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
     }
+    for r in std::iter::once(&header).chain(&rows) {
+        let mut line = String::new();
+        for (k, (w, c)) in widths.iter().zip(r).enumerate() {
+            if k + 1 == r.len() {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+    println!();
+    for t in all {
+        let runner = if t.is_host() || t.runner.is_empty() {
+            "runs here".to_string()
+        } else {
+            format!("runs here with: {}", t.runner)
+        };
+        println!("{}: {}; {runner}; also named {}", t.name, t.description, t.aliases.join(", "));
+    }
+    ExitCode::SUCCESS
+}
+
+fn target_row(t: &Target) -> [String; 5] {
+    let name = if t.is_host() { format!("{} (host)", t.name) } else { t.name.clone() };
+    let link = match t.link {
+        targets::LinkMode::Static => "static",
+        targets::LinkMode::Dynamic => "dynamic",
+    };
+    let (runtime, dir) = match aot::runtime_status(t) {
+        RuntimeStatus::Ready(d) => (format!("built ({})", d.display()), Some(d)),
+        RuntimeStatus::Stale(_) => (format!("stale: scripts/build-runtime --target {}", t.name), None),
+        RuntimeStatus::Missing(_) => (format!("not built: scripts/build-runtime --target {}", t.name), None),
+    };
+    let linker = match (&t.linker, aot::find_linker(t, dir.as_deref())) {
+        (_, Ok(l)) => format!("found ({})", l.program.display()),
+        (Linker::RustLld, Err(_)) => "rust-lld: comes with the runtime".to_string(),
+        (Linker::Driver(p), Err(_)) if t.linker_package.is_empty() => format!("{p}: not found"),
+        (Linker::Driver(p), Err(_)) => format!("{p}: not found (apt-get install {})", t.linker_package),
+    };
+    [name, t.triple.to_string(), link.to_string(), runtime, linker]
 }
 
 fn write_atomic(out: &Path, bytes: &[u8]) -> ExitCode {
