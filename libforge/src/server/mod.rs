@@ -32,7 +32,7 @@ use crate::display::display;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::ops::type_name;
-use crate::stdlib::json::write_json_string;
+use crate::stdlib::json::{write_json_string, write_scalar};
 use crate::value::{new_map, Key, Kind, Value};
 
 use response::{HttpResponse, NoBody};
@@ -424,18 +424,7 @@ fn handler_json(v: &Value) -> String {
 
 fn write_handler_json(out: &mut String, v: &Value) {
     match v.kind() {
-        Kind::Null | Kind::Undef => out.push_str("null"),
-        Kind::Bool => out.push_str(if v.as_bool() == Some(true) { "true" } else { "false" }),
-        Kind::Int => out.push_str(&v.as_int().unwrap_or(0).to_string()),
-        Kind::Float => {
-            let x = v.as_float().unwrap_or(f64::NAN);
-            if x.is_finite() {
-                crate::display::write_float(out, x);
-            } else {
-                out.push_str("null");
-            }
-        }
-        Kind::Str => write_json_string(out, v.as_str().unwrap_or("")),
+        Kind::Null | Kind::Undef | Kind::Bool | Kind::Int | Kind::Float | Kind::Str => write_scalar(out, v),
         Kind::Array => {
             out.push('[');
             for (i, x) in v.as_array().unwrap_or(&[]).iter().enumerate() {

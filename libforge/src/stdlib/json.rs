@@ -94,7 +94,7 @@ pub fn write_json_string(out: &mut String, s: &str) {
 }
 
 /// Scalars in Forge's JSON text: everything except arrays and objects.
-fn write_scalar(out: &mut String, v: &Value) {
+pub(crate) fn write_scalar(out: &mut String, v: &Value) {
     match v.kind() {
         Kind::Str => write_json_string(out, v.as_str().unwrap_or("")),
         Kind::Int => {
