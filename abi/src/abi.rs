@@ -71,6 +71,8 @@ table! {
     forge_cell_get(P, V, V, P, P, I) -> V;
     forge_cell_set(V, V);
     forge_upval(V, W) -> V;
+    forge_upval_get(P, V, W, P, P, I) -> V;
+    forge_upval_set(V, W, V);
     // In-place updates of a variable: its value is moved out into a stack slot (which
     // the update entries below change through a `*mut u64`) and then moved back. The
     // `put` entries consume their value.

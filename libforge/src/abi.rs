@@ -539,6 +539,42 @@ pub unsafe extern "C" fn forge_cell_get(
     v.into_bits()
 }
 
+/// `GetUpval`: the content of the closure's upvalue cell `idx` (one call instead of
+/// `forge_upval` + `forge_cell_get` + a release of the cell).
+#[no_mangle]
+pub unsafe extern "C" fn forge_upval_get(
+    ctx: *mut NativeCtx,
+    closure: u64,
+    idx: i32,
+    site: *const SiteDesc,
+    name: *const u8,
+    name_len: i64,
+) -> u64 {
+    let c = borrow(&closure);
+    let Some(cell) = c.as_function().and_then(|f| f.upvals.get(idx as usize)) else {
+        // SAFETY: ctx is live.
+        return unsafe { cx(ctx) }.fail(Error::new("internal error: no such upvalue"));
+    };
+    let v = cell.cell_get();
+    if v.is_undef() && name_len >= 0 {
+        // SAFETY: ctx is live; site and name point to static data.
+        let (ctx, site, name) = unsafe { (cx(ctx), &*site, static_str(name, name_len)) };
+        let e = with_env(closure, |e| undefined(name, e, site)).unwrap_or_else(no_env);
+        return ctx.fail(e);
+    }
+    v.into_bits()
+}
+
+/// `SetUpval`: stores a copy of `v` in the closure's upvalue cell `idx`.
+#[no_mangle]
+pub extern "C" fn forge_upval_set(closure: u64, idx: i32, v: u64) {
+    let c = borrow(&closure);
+    if let Some(cell) = c.as_function().and_then(|f| f.upvals.get(idx as usize)) {
+        let old = cell.cell_set(cloned(v));
+        drop(old);
+    }
+}
+
 #[no_mangle]
 pub extern "C" fn forge_cell_set(cell: u64, v: u64) {
     let old = borrow(&cell).cell_set(cloned(v));
@@ -1353,6 +1389,8 @@ pub fn exports() -> Vec<(&'static str, *const u8)> {
         forge_cell_get,
         forge_cell_set,
         forge_upval,
+        forge_upval_get,
+        forge_upval_set,
         forge_global_take,
         forge_global_put,
         forge_cell_take,

@@ -39,6 +39,8 @@ use rustc_hash::FxHashMap;
 
 use crate::ir::{self, ArithOp, CmpKind, Const, ForMode, Instr, PathStep, Special, VarRef};
 
+mod known;
+
 /// Why a program cannot be compiled natively.
 #[derive(Debug)]
 pub struct CodegenError(pub String);
@@ -267,8 +269,9 @@ impl<'a, M: Module> Codegen<'a, M> {
                     .map_err(cl_err)?,
             );
         }
+        let known = known::KnownFns::analyse(module);
         for (pi, p) in module.protos.iter().enumerate() {
-            self.proto_body(module, &ids, pi)
+            self.proto_body(module, &ids, pi, &known)
                 .map_err(|e| CodegenError(format!("{} (in {} of {})", e.0, p.trace_name, module.file)))?;
             self.generic_entry(&ids, pi, p)?;
             self.proto_desc(&ids, pi, p)?;
@@ -362,10 +365,33 @@ impl<'a, M: Module> Codegen<'a, M> {
         Ok(())
     }
 
-    fn proto_body(&mut self, module: &ir::Module, ids: &ModIds, pi: usize) -> CgResult<()> {
+    fn proto_body(&mut self, module: &ir::Module, ids: &ModIds, pi: usize, known: &known::KnownFns) -> CgResult<()> {
         let p = &module.protos[pi];
         let mut ctx = self.m.make_context();
         ctx.func.signature = self.fixed_sig(p.n_params);
+        // Direct calls of known functions (see `known`), by the index of the call.
+        let stacks = Translator::open_blocks(&p.code)?;
+        let handlers = |pc: usize| -> Vec<usize> {
+            stacks.get(pc).and_then(|s| s.as_ref()).map_or(Vec::new(), |s| {
+                s.iter()
+                    .filter_map(|o| match *o {
+                        Open::Try { handler, .. } => Some(handler),
+                        Open::Timeout => None,
+                    })
+                    .collect()
+            })
+        };
+        let found = known::direct_calls(module, pi, known, &handlers);
+        let mut direct_gets = FxHashMap::default();
+        let mut direct = FxHashMap::default();
+        let mut direct_refs: FxHashMap<u32, cl::FuncRef> = FxHashMap::default();
+        for (&get, &(call, target)) in &found {
+            direct_gets.insert(get, ());
+            direct.insert(call, target);
+            if let std::collections::hash_map::Entry::Vacant(e) = direct_refs.entry(target) {
+                e.insert(self.m.declare_func_in_func(ids.fixed[target as usize], &mut ctx.func));
+            }
+        }
         // Declarations this body needs, made before the builder borrows the function.
         let mut rt_refs = FxHashMap::default();
         for (name, (id, _)) in &self.rt {
@@ -396,6 +422,10 @@ impl<'a, M: Module> Codegen<'a, M> {
                 upvals_of,
                 cur_stack: Vec::new(),
                 unwinds: Vec::new(),
+                module,
+                direct_gets,
+                direct,
+                direct_refs,
             };
             t.translate()?;
             let cfg = self.m.target_config();
@@ -629,6 +659,13 @@ struct Translator<'f, 'p> {
     /// Shared unwinding paths, one per stack of open blocks; each takes the site
     /// pointer of the failing instruction as a block parameter.
     unwinds: Vec<(Vec<Open>, cl::Block)>,
+    module: &'p ir::Module,
+    /// `GetGlobal`s left out: their register is only the callee of a direct call.
+    direct_gets: FxHashMap<usize, ()>,
+    /// Direct calls: the index of the `Call` → the prototype it calls.
+    direct: FxHashMap<usize, u32>,
+    /// The fixed-arity bodies called directly.
+    direct_refs: FxHashMap<u32, cl::FuncRef>,
 }
 
 const TAG_INT_HI: i64 = L::TAG_INT as i64;
@@ -686,7 +723,22 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.ins().icmp_imm_s(IntCC::Equal, tag, L::TAG_PTR as i64)
     }
 
+    /// Whether `v` is a constant that is not a heap reference (nothing to count).
+    fn is_scalar_const(&self, v: cl::Value) -> bool {
+        let dfg = &self.b.func.dfg;
+        let Some(inst) = dfg.value_def(v).inst() else { return false };
+        match dfg.insts[inst] {
+            cl::InstructionData::UnaryImm { opcode: cl::Opcode::Iconst, imm } => {
+                (imm.bits() as u64 >> 48) != L::TAG_PTR
+            }
+            _ => false,
+        }
+    }
+
     fn release(&mut self, v: cl::Value) {
+        if self.is_scalar_const(v) {
+            return;
+        }
         let heap = self.is_heap(v);
         let call_blk = self.b.create_block();
         let done = self.b.create_block();
@@ -698,6 +750,9 @@ impl<'f, 'p> Translator<'f, 'p> {
     }
 
     fn retain(&mut self, v: cl::Value) {
+        if self.is_scalar_const(v) {
+            return;
+        }
         let heap = self.is_heap(v);
         let call_blk = self.b.create_block();
         let done = self.b.create_block();
@@ -1163,6 +1218,11 @@ impl<'f, 'p> Translator<'f, 'p> {
                     self.set_reg(dst, v);
                 }
             }
+            Instr::GetGlobal { dst, .. } if self.direct_gets.contains_key(&pc) => {
+                // Only the callee of a direct call (known::direct_calls).
+                let null = self.iconst(L::NULL_BITS);
+                self.set_reg(dst, null);
+            }
             Instr::GetGlobal { dst, slot } => {
                 let clo = self.clo();
                 let s = self.i32c(slot as i64);
@@ -1202,19 +1262,17 @@ impl<'f, 'p> Translator<'f, 'p> {
             Instr::GetUpval { dst, idx, name } => {
                 let clo = self.clo();
                 let i = self.i32c(idx as i64);
-                let c = self.call_v("forge_upval", &[clo, i]);
-                let v = self.cell_get(c, name, pc);
-                self.release(c);
+                let site = self.site(pc);
+                let (p, l) = self.name_arg(name);
+                let v = self.call_v("forge_upval_get", &[cx, clo, i, site, p, l]);
                 self.check(v, pc);
                 self.set_reg(dst, v);
             }
             Instr::SetUpval { idx, src } => {
                 let clo = self.clo();
                 let i = self.i32c(idx as i64);
-                let c = self.call_v("forge_upval", &[clo, i]);
                 let v = self.use_reg(src);
-                self.call_rt("forge_cell_set", &[c, v]);
-                self.release(c);
+                self.call_rt("forge_upval_set", &[clo, i, v]);
             }
             Instr::Arith { op, dst, a, b } => {
                 let x = self.use_reg(a);
@@ -1442,6 +1500,26 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.check(st, pc);
                 self.b.ins().jump(done, &[]);
                 self.b.switch_to_block(done);
+            }
+            Instr::Call { dst, args, n, .. } if self.direct.contains_key(&pc) => {
+                let target = self.direct[&pc];
+                let callee = &self.module.protos[target as usize];
+                let clo = self.clo();
+                let mut call_args = vec![cx, clo];
+                for i in 0..callee.n_params as usize {
+                    let a = if i < n as usize {
+                        self.use_reg(args + i as u16)
+                    } else if callee.param_defaults[i] {
+                        self.iconst(L::UNDEF_BITS)
+                    } else {
+                        self.iconst(L::NULL_BITS)
+                    };
+                    call_args.push(a);
+                }
+                let call = self.b.ins().call(self.direct_refs[&target], &call_args);
+                let v = self.b.inst_results(call)[0];
+                self.check(v, pc);
+                self.set_reg(dst, v);
             }
             Instr::Call { dst, func, args, n } => {
                 let f = self.use_reg(func);
@@ -1803,13 +1881,19 @@ impl<'f, 'p> Translator<'f, 'p> {
         let cx = self.cx();
         let clo = self.clo();
         let site = self.site(pc);
-        let (p, l) = if name == u32::MAX {
+        let (p, l) = self.name_arg(name);
+        self.call_rt("forge_cell_get", &[cx, clo, c, site, p, l]).expect("result")
+    }
+
+    /// The variable name K[name] as (bytes, length) for an unbound-variable error, or
+    /// (0, -1) for none (`u32::MAX`).
+    fn name_arg(&mut self, name: u32) -> (cl::Value, cl::Value) {
+        if name == u32::MAX {
             (self.b.ins().iconst(self.ptr, 0), self.b.ins().iconst(types::I64, -1))
         } else {
             let (bytes, len, _) = self.pre.str_consts[&name];
             (self.b.ins().symbol_value(self.ptr, bytes), self.b.ins().iconst(types::I64, len as i64))
-        };
-        self.call_rt("forge_cell_get", &[cx, clo, c, site, p, l]).expect("result")
+        }
     }
 
     /// Stores `n` registers starting at `start` into a stack array; returns its address.

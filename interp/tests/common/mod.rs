@@ -29,11 +29,19 @@ struct Case {
     dir: PathBuf,
 }
 
+/// The vendored corpus (`tests/conformance`) and the project's own cases in the same
+/// format (`tests/cases`).
 fn cases() -> Vec<Case> {
-    let corpus = root().join("tests/conformance");
     let mut out = Vec::new();
+    for corpus in [root().join("tests/conformance"), root().join("tests/cases")] {
+        cases_in(&corpus, &mut out);
+    }
+    out
+}
+
+fn cases_in(corpus: &Path, out: &mut Vec<Case>) {
     let mut areas: Vec<_> =
-        std::fs::read_dir(&corpus).expect("corpus").flatten().filter(|e| e.path().is_dir()).collect();
+        std::fs::read_dir(corpus).expect("corpus").flatten().filter(|e| e.path().is_dir()).collect();
     areas.sort_by_key(|e| e.file_name());
     for a in areas {
         let mut files: Vec<_> = std::fs::read_dir(a.path()).expect("area").flatten().collect();
@@ -49,7 +57,6 @@ fn cases() -> Vec<Case> {
             }
         }
     }
-    out
 }
 
 fn strip_ansi(s: &str) -> String {

@@ -1,0 +1,467 @@
+//! Direct calls of known functions.
+//!
+//! A top-level `fn f(…)` lowers to `Closure r, P` followed by `SetGlobal g, r` in the
+//! main prototype. When that is the only write of global `g` anywhere in the module
+//! (no other `SetGlobal`, no assignment path rooted at it) and `P` captures nothing,
+//! then once `g` is bound it holds a closure of `P` for good, and the closure's only
+//! state is the module environment — the same one every function of the module sees.
+//! A call `g(…)` is then compiled as a direct call of `P`'s fixed-arity body, passing
+//! the caller's own closure (for the environment), without reading the global and
+//! without the runtime's generic call.
+//!
+//! The global must be bound when the call runs, or the program has to fail with
+//! `undefined variable` as in the other tiers. That is known statically where:
+//! - the call is in `P` itself or in a function created (transitively) by `P`: `P`
+//!   only runs once its closure has been stored in `g` (the two instructions are
+//!   adjacent);
+//! - the binding is in the straight-line start of the main prototype (before its first
+//!   branch or jump target), and the call is in the main prototype after it, or in a
+//!   function all of whose closures are created after it.
+//!
+//! The `GetGlobal` that loads the callee is left out when its register is read by the
+//! `Call` alone ([`callee_only`]); the register then holds `null`.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::ir::{self, CheckKind, ForMode, Instr, PathStep, Proto, Reg, VarRef};
+
+/// For each prototype: the global slots it may call directly, and the prototype each
+/// one is bound to (for the main prototype: with the instruction index after which
+/// the binding holds).
+pub struct KnownFns {
+    /// slot → (prototype, index of the binding `SetGlobal` in main, in main's prefix)
+    bound: FxHashMap<u32, (u32, usize, bool)>,
+    /// The creators of each prototype: (creating prototype, instruction index).
+    creators: Vec<Vec<(usize, usize)>>,
+}
+
+impl KnownFns {
+    pub fn analyse(m: &ir::Module) -> KnownFns {
+        let mut writes: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut creators = vec![Vec::new(); m.protos.len()];
+        for (pi, p) in m.protos.iter().enumerate() {
+            for path in &p.paths {
+                if let VarRef::Global(g) = path.root {
+                    *writes.entry(g).or_default() += 2;
+                }
+            }
+            for (pc, ins) in p.code.iter().enumerate() {
+                match *ins {
+                    Instr::SetGlobal { slot, .. } => *writes.entry(slot).or_default() += 1,
+                    Instr::Closure { proto, .. } => {
+                        if let Some(c) = creators.get_mut(proto as usize) {
+                            c.push((pi, pc));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut bound = FxHashMap::default();
+        if let Some(main) = m.protos.first() {
+            let prefix_end = straight_prefix(main);
+            for (pc, ins) in main.code.iter().enumerate() {
+                let Instr::SetGlobal { slot, src } = *ins else { continue };
+                if writes.get(&slot) != Some(&1) || pc == 0 {
+                    continue;
+                }
+                let Instr::Closure { dst, proto } = main.code[pc - 1] else { continue };
+                let Some(target) = m.protos.get(proto as usize) else { continue };
+                if dst != src || !target.upvals.is_empty() || target.kind != ir::ProtoKind::Function {
+                    continue;
+                }
+                bound.insert(slot, (proto, pc, pc < prefix_end));
+            }
+        }
+        KnownFns { bound, creators }
+    }
+
+    /// The prototype a `GetGlobal` of `slot` at `pc` in prototype `pi` may call
+    /// directly.
+    pub fn callee(&self, pi: usize, pc: usize, slot: u32) -> Option<u32> {
+        let &(target, def_pc, in_prefix) = self.bound.get(&slot)?;
+        let ok = if pi == 0 { in_prefix && pc > def_pc } else { self.runs_after(pi, target, def_pc, in_prefix, 0) };
+        ok.then_some(target)
+    }
+
+    /// Whether prototype `pi` can only run once the binding of `target` (at `def_pc`
+    /// of main) has happened.
+    fn runs_after(&self, pi: usize, target: u32, def_pc: usize, in_prefix: bool, depth: usize) -> bool {
+        if pi == target as usize {
+            return true;
+        }
+        let creators = &self.creators[pi];
+        if creators.is_empty() || depth > 64 {
+            return false;
+        }
+        creators.iter().all(|&(c, pc)| {
+            if c == 0 {
+                in_prefix && pc > def_pc
+            } else {
+                c != pi && self.runs_after(c, target, def_pc, in_prefix, depth + 1)
+            }
+        })
+    }
+}
+
+/// The end of the main prototype's straight-line start: the first jump target or
+/// control instruction.
+fn straight_prefix(p: &Proto) -> usize {
+    let mut targets = FxHashSet::default();
+    for ins in &p.code {
+        if let Some(t) = branch_target(ins) {
+            targets.insert(t);
+        }
+        if let Instr::TryBegin { handler, .. } = *ins {
+            targets.insert(handler as usize);
+        }
+    }
+    for (pc, ins) in p.code.iter().enumerate() {
+        if targets.contains(&pc) || is_control(ins) {
+            return pc;
+        }
+    }
+    p.code.len()
+}
+
+fn branch_target(ins: &Instr) -> Option<usize> {
+    match *ins {
+        Instr::Jmp { target }
+        | Instr::JmpIf { target, .. }
+        | Instr::JmpIfNot { target, .. }
+        | Instr::JmpIfDefined { target, .. }
+        | Instr::JmpIfNotCmp { target, .. }
+        | Instr::JmpIfNotCmpI { target, .. }
+        | Instr::ForNext { exit: target, .. } => Some(target as usize),
+        _ => None,
+    }
+}
+
+fn is_control(ins: &Instr) -> bool {
+    branch_target(ins).is_some()
+        || matches!(
+            ins,
+            Instr::TryBegin { .. }
+                | Instr::TryEnd
+                | Instr::TimeoutBegin { .. }
+                | Instr::TimeoutEnd
+                | Instr::Return { .. }
+                | Instr::Raise { .. }
+        )
+}
+
+/// How an instruction touches a register.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Touch {
+    /// Read (possibly also written).
+    Read,
+    /// Written without being read first.
+    Write,
+}
+
+/// Calls `f` for every register `ins` reads or writes. Where an instruction's effect
+/// is not a plain write, the register is reported as read (the safe side for the
+/// analyses here).
+pub fn touches(m: &ir::Module, p: &Proto, ins: &Instr, f: &mut dyn FnMut(Reg, Touch)) {
+    use Instr as I;
+    use Touch::{Read as R, Write as W};
+    let range = |start: Reg, n: usize, t: Touch, f: &mut dyn FnMut(Reg, Touch)| {
+        for i in 0..n {
+            f(start.wrapping_add(i as u16), t);
+        }
+    };
+    let path = |i: u16, f: &mut dyn FnMut(Reg, Touch)| {
+        if let Some(path) = p.paths.get(i as usize) {
+            if let VarRef::Reg(r) | VarRef::Cell(r) = path.root {
+                f(r, R);
+            }
+            for s in &path.steps {
+                if let PathStep::Index(r) = s {
+                    f(*r, R);
+                }
+            }
+        }
+    };
+    match *ins {
+        I::LoadK { dst, .. }
+        | I::LoadInt { dst, .. }
+        | I::LoadSpecial { dst, .. }
+        | I::LoadBuiltin { dst, .. }
+        | I::GetGlobal { dst, .. }
+        | I::GetGlobalOpt { dst, .. }
+        | I::NewObject { dst }
+        | I::NewStruct { dst, .. }
+        | I::DefInterface { dst, .. }
+        | I::DefPrompt { dst, .. } => f(dst, W),
+        I::Move { dst, src }
+        | I::Neg { dst, src }
+        | I::Not { dst, src }
+        | I::Truthy { dst, src }
+        | I::Must { dst, src }
+        | I::Question { dst, src }
+        | I::Await { dst, src }
+        | I::Freeze { dst, src }
+        | I::Ask { dst, src }
+        | I::IsDefined { dst, src }
+        | I::NewCell { dst, src }
+        | I::Spawn { dst, func: src } => {
+            f(src, R);
+            f(dst, W);
+        }
+        I::SetGlobal { src, .. } | I::SetUpval { src, .. } | I::Return { src } | I::Print { src, .. } => f(src, R),
+        I::GetCell { dst, cell, .. } => {
+            f(cell, R);
+            f(dst, W);
+        }
+        I::SetCell { cell, src } => {
+            f(cell, R);
+            f(src, R);
+        }
+        I::GetUpval { dst, .. } => f(dst, W),
+        I::Closure { dst, proto } => {
+            // The creator's registers holding the cells the closure captures.
+            for src in m.protos.get(proto as usize).map_or(&[][..], |q| &q.upvals[..]) {
+                if let ir::UpvalSrc::Reg(r) = *src {
+                    f(r, R);
+                }
+            }
+            f(dst, W);
+        }
+        I::Arith { dst, a, b, .. }
+        | I::Compare { dst, a, b, .. }
+        | I::CompareLenient { dst, a, b, .. }
+        | I::GetIndex { dst, obj: a, idx: b } => {
+            f(a, R);
+            f(b, R);
+            f(dst, W);
+        }
+        I::ArithI { dst, a, .. }
+        | I::CompareI { dst, a, .. }
+        | I::GetField { dst, obj: a, .. }
+        | I::GetKeyOr { dst, obj: a, .. }
+        | I::VariantField { dst, subject: a, .. }
+        | I::TestBool { dst, subject: a, .. }
+        | I::TestLiteral { dst, subject: a, .. }
+        | I::TestVariant { dst, subject: a, .. }
+        | I::ArrayAt { dst, arr: a, .. }
+        | I::ArrayRest { dst, arr: a, .. } => {
+            f(a, R);
+            f(dst, W);
+        }
+        I::TestIdent { dst, subject, binding, .. } => {
+            f(subject, R);
+            f(binding, R);
+            f(dst, W);
+        }
+        I::JmpIfNotCmp { a, b, .. } => {
+            f(a, R);
+            f(b, R);
+        }
+        I::JmpIfNotCmpI { a, .. } => f(a, R),
+        I::JmpIf { cond, .. } | I::JmpIfNot { cond, .. } | I::JmpIfDefined { src: cond, .. } => f(cond, R),
+        I::Jmp { .. } | I::TryEnd | I::TimeoutEnd | I::CheckCancel | I::Nop | I::Raise { .. } => {}
+        I::NewArray { dst, start, n } | I::Concat { dst, start, n } => {
+            range(start, n as usize, R, f);
+            f(dst, W);
+        }
+        I::ArrayExtend { arr, src } => {
+            f(arr, R);
+            f(src, R);
+        }
+        I::ObjInsert { obj, src, .. } => {
+            f(obj, R);
+            f(src, R);
+        }
+        I::FinishStruct { obj, .. } => f(obj, R),
+        I::SetPath { path: pi, src } | I::AppendVar { path: pi, src } => {
+            path(pi, f);
+            f(src, R);
+        }
+        I::PushPop { path: pi, dst, arg, .. } => {
+            path(pi, f);
+            f(arg, R);
+            f(dst, R);
+        }
+        I::Call { dst, func, args, n } => {
+            f(func, R);
+            range(args, n as usize, R, f);
+            f(dst, W);
+        }
+        I::CallMethod { dst, recv, args, n, .. } => {
+            f(recv, R);
+            range(args, n as usize, R, f);
+            f(dst, W);
+        }
+        I::ForPrep { state, src } => {
+            f(src, R);
+            range(state, 2, R, f);
+        }
+        I::ForNext { state, var, mode, .. } => {
+            range(state, 2, R, f);
+            range(var, if mode == ForMode::Two { 2 } else { 1 }, R, f);
+        }
+        I::TryBegin { err, .. } => f(err, R),
+        I::Check { kind, src } => {
+            let extra = match kind {
+                CheckKind::Between => 2,
+                CheckKind::Contains => 1,
+                _ => 0,
+            };
+            range(src, 1 + extra, R, f);
+        }
+        I::MatchExhaustive { subject, .. } | I::CheckDestructure { src: subject, .. } => f(subject, R),
+        I::DefStruct { info, start, dst } => {
+            let n = p.structs.get(info as usize).map_or(0, |s| s.defaults.len());
+            range(start, n, R, f);
+            f(dst, R);
+        }
+        I::DefAdt { info, dst } => {
+            let n = p.adts.get(info as usize).map_or(0, |a| a.variants.len());
+            range(dst, n, R, f);
+        }
+        I::DefImpl { info, start } => {
+            let n = p.impls.get(info as usize).map_or(0, |i| i.methods.len());
+            range(start, n, R, f);
+        }
+        I::Import { info, dst } => {
+            let n = p.imports.get(info as usize).map_or(0, |i| i.names.len());
+            range(dst, n, R, f);
+        }
+        I::TimeoutBegin { secs } => f(secs, R),
+        I::Retry { state, err, .. } => {
+            range(state, 3, R, f);
+            f(err, R);
+        }
+        I::Schedule { func, interval, .. } => {
+            f(func, R);
+            f(interval, R);
+        }
+        I::Watch { func, path } => {
+            f(func, R);
+            f(path, R);
+        }
+        I::Decorator { args, n, .. } => range(args, n as usize, R, f),
+    }
+}
+
+/// How register `r` is touched by `ins`: read wins over write.
+fn touch_of(m: &ir::Module, p: &Proto, ins: &Instr, r: Reg) -> Option<Touch> {
+    let mut t = None;
+    touches(m, p, ins, &mut |x, k| {
+        if x == r && t != Some(Touch::Read) {
+            t = Some(k);
+        }
+    });
+    t
+}
+
+/// Whether the value a `GetGlobal` at `get` writes into `r` is read by the `Call` at
+/// `call` alone (as its callee, not as an argument): nothing between the two touches
+/// `r`, and after the call every path writes `r` before reading it. `handlers(pc)`
+/// gives the `try` handlers an error at `pc` can reach. Gives up (false) after a
+/// bounded search.
+pub fn callee_only(
+    m: &ir::Module,
+    p: &Proto,
+    get: usize,
+    call: usize,
+    r: Reg,
+    handlers: &dyn Fn(usize) -> Vec<usize>,
+) -> bool {
+    let Some(Instr::Call { dst, func, args, n }) = p.code.get(call).copied() else { return false };
+    if func != r || (args..args.saturating_add(n as u16)).contains(&r) {
+        return false;
+    }
+    if (get + 1..call).any(|pc| touch_of(m, p, &p.code[pc], r).is_some()) {
+        return false;
+    }
+    // An error in the call (or between) may reach a handler that reads r.
+    let mut work: Vec<usize> = Vec::new();
+    for pc in get + 1..=call {
+        work.extend(handlers(pc));
+    }
+    if dst != r {
+        work.push(call + 1);
+    }
+    let mut seen = FxHashSet::default();
+    let mut budget = 256;
+    while let Some(pc) = work.pop() {
+        if !seen.insert(pc) {
+            continue;
+        }
+        budget -= 1;
+        if budget == 0 {
+            return false;
+        }
+        let Some(ins) = p.code.get(pc) else { continue };
+        let t = touch_of(m, p, ins, r);
+        if t == Some(Touch::Read) {
+            return false;
+        }
+        work.extend(handlers(pc));
+        if t == Some(Touch::Write) {
+            continue;
+        }
+        match *ins {
+            Instr::Return { .. } | Instr::Raise { .. } => {}
+            Instr::Jmp { target } => work.push(target as usize),
+            _ => {
+                if let Some(t) = branch_target(ins) {
+                    work.push(t);
+                }
+                work.push(pc + 1);
+            }
+        }
+    }
+    true
+}
+
+/// The direct calls of prototype `pi`: for each `GetGlobal` whose value is only the
+/// callee of a following `Call` of a known function, the index of that call and the
+/// prototype to call.
+pub fn direct_calls(
+    m: &ir::Module,
+    pi: usize,
+    known: &KnownFns,
+    handlers: &dyn Fn(usize) -> Vec<usize>,
+) -> FxHashMap<usize, (usize, u32)> {
+    let p = &m.protos[pi];
+    let mut out = FxHashMap::default();
+    if known.bound.is_empty() {
+        return out;
+    }
+    let mut targets = FxHashSet::default();
+    for ins in &p.code {
+        if let Some(t) = branch_target(ins) {
+            targets.insert(t);
+        }
+        if let Instr::TryBegin { handler, .. } = *ins {
+            targets.insert(handler as usize);
+        }
+    }
+    for (pc, ins) in p.code.iter().enumerate() {
+        let Instr::GetGlobal { dst, slot } = *ins else { continue };
+        let Some(target) = known.callee(pi, pc, slot) else { continue };
+        // The first instruction after it that touches dst, in the same block.
+        let mut call = None;
+        for (q, next) in p.code.iter().enumerate().skip(pc + 1) {
+            if targets.contains(&q) {
+                break;
+            }
+            if touch_of(m, p, next, dst).is_some() {
+                if matches!(next, Instr::Call { func, .. } if *func == dst) {
+                    call = Some(q);
+                }
+                break;
+            }
+            if is_control(next) {
+                break;
+            }
+        }
+        let Some(call) = call else { continue };
+        if callee_only(m, p, pc, call, dst, handlers) {
+            out.insert(pc, (call, target));
+        }
+    }
+    out
+}
