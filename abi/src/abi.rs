@@ -73,6 +73,9 @@ table! {
     forge_upval(V, W) -> V;
     forge_upval_get(P, V, W, P, P, I) -> V;
     forge_upval_set(V, W, V);
+    forge_global_peek(V, W) -> V;
+    forge_cell_peek(V) -> V;
+    forge_upval_peek(V, W) -> V;
     // In-place updates of a variable: its value is moved out into a stack slot (which
     // the update entries below change through a `*mut u64`) and then moved back. The
     // `put` entries consume their value.

@@ -54,6 +54,12 @@ pub const INT_IMM_MAX: i64 = (1i64 << 47) - 1;
 /// Reference count of objects that are never freed (constants in native binaries).
 pub const RC_IMMORTAL: u32 = u32::MAX;
 
+/// Byte offset of the reference count (a `u32`, not atomic: an object belongs to one
+/// isolate; immortal objects are never written) in the header every heap object starts
+/// with. Compiled code counts references inline; freeing (count 1 → 0) is the
+/// runtime's `forge_release`.
+pub const RC_OFFSET: i32 = 0;
+
 /// Heap object kinds (the `kind` byte of the object header). ORDER KIND: the runtime's
 /// `ObjKind` enum mirrors these values.
 pub mod kind {

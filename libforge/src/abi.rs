@@ -493,6 +493,30 @@ pub extern "C" fn forge_global_get_opt(closure: u64, slot: i32) -> u64 {
     with_env(closure, |e| e.get(slot as usize)).unwrap_or(Value::UNDEF).into_bits()
 }
 
+/// The word in global `slot`, borrowed (no count taken; UNDEF when unbound): for an
+/// inline test of its kind right before the global is written.
+#[no_mangle]
+pub extern "C" fn forge_global_peek(closure: u64, slot: i32) -> u64 {
+    with_env(closure, |e| e.slots.borrow().get(slot as usize).map_or(L::UNDEF_BITS, |v| v.bits()))
+        .unwrap_or(L::UNDEF_BITS)
+}
+
+/// The word in a cell, borrowed (as `forge_global_peek`).
+#[no_mangle]
+pub extern "C" fn forge_cell_peek(cell: u64) -> u64 {
+    borrow(&cell).cell_bits()
+}
+
+/// The word in the closure's upvalue cell `idx`, borrowed (as `forge_global_peek`).
+#[no_mangle]
+pub extern "C" fn forge_upval_peek(closure: u64, idx: i32) -> u64 {
+    let c = borrow(&closure);
+    match c.as_function().and_then(|f| f.upvals.get(idx as usize)) {
+        Some(cell) => cell.cell_bits(),
+        None => L::UNDEF_BITS,
+    }
+}
+
 #[no_mangle]
 pub extern "C" fn forge_global_set(closure: u64, slot: i32, v: u64) {
     let v = cloned(v);
@@ -1391,6 +1415,9 @@ pub fn exports() -> Vec<(&'static str, *const u8)> {
         forge_upval,
         forge_upval_get,
         forge_upval_set,
+        forge_global_peek,
+        forge_cell_peek,
+        forge_upval_peek,
         forge_global_take,
         forge_global_put,
         forge_cell_take,

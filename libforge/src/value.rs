@@ -621,6 +621,12 @@ impl Value {
         self.obj::<WrapObj>().inner.borrow().clone()
     }
 
+    /// The word a closure cell holds, without taking a reference.
+    pub fn cell_bits(&self) -> u64 {
+        debug_assert_eq!(self.heap_kind(), K::CELL);
+        self.obj::<WrapObj>().inner.borrow().bits()
+    }
+
     /// Writes a closure cell, returning the previous value.
     pub fn cell_set(&self, v: Value) -> Value {
         debug_assert_eq!(self.heap_kind(), K::CELL);
@@ -988,6 +994,13 @@ pub trait NativeObject: Any {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn header_layout_is_the_abi_one() {
+        // Compiled code reads and writes the count at this offset (codegen retain/release).
+        assert_eq!(std::mem::offset_of!(Header, rc) as i32, L::RC_OFFSET);
+        assert_eq!(std::mem::size_of::<Cell<u32>>(), 4);
+    }
+
     use super::*;
 
     #[test]

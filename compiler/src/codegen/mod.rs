@@ -735,30 +735,52 @@ impl<'f, 'p> Translator<'f, 'p> {
         }
     }
 
+    /// Drops the reference `v` owns: inline for a heap object whose count stays above
+    /// zero (and for immortal ones), the runtime's `forge_release` frees the last one.
     fn release(&mut self, v: cl::Value) {
         if self.is_scalar_const(v) {
             return;
         }
         let heap = self.is_heap(v);
-        let call_blk = self.b.create_block();
+        let obj_blk = self.b.create_block();
+        let free_blk = self.b.create_block();
+        let dec_blk = self.b.create_block();
         let done = self.b.create_block();
-        self.b.ins().brif(heap, call_blk, &[], done, &[]);
-        self.b.switch_to_block(call_blk);
+        self.b.set_cold_block(free_blk);
+        self.b.ins().brif(heap, obj_blk, &[], done, &[]);
+        self.b.switch_to_block(obj_blk);
+        let p = self.b.ins().band_imm_u(v, L::PAYLOAD_MASK as i64);
+        let rc = self.b.ins().load(types::I32, MemFlagsData::trusted(), p, L::RC_OFFSET);
+        let last = self.b.ins().icmp_imm_s(IntCC::Equal, rc, 1);
+        self.b.ins().brif(last, free_blk, &[], dec_blk, &[]);
+        self.b.switch_to_block(free_blk);
         self.call_rt("forge_release", &[v]);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(dec_blk);
+        let immortal = self.b.ins().icmp_imm_s(IntCC::Equal, rc, L::RC_IMMORTAL as i32 as i64);
+        let dec = self.b.ins().iadd_imm_s(rc, -1);
+        let new = self.b.ins().select(immortal, rc, dec);
+        self.b.ins().store(MemFlagsData::trusted(), new, p, L::RC_OFFSET);
         self.b.ins().jump(done, &[]);
         self.b.switch_to_block(done);
     }
 
+    /// Takes a reference to `v`: an inline count increment (immortal objects unchanged).
     fn retain(&mut self, v: cl::Value) {
         if self.is_scalar_const(v) {
             return;
         }
         let heap = self.is_heap(v);
-        let call_blk = self.b.create_block();
+        let obj_blk = self.b.create_block();
         let done = self.b.create_block();
-        self.b.ins().brif(heap, call_blk, &[], done, &[]);
-        self.b.switch_to_block(call_blk);
-        self.call_rt("forge_retain", &[v]);
+        self.b.ins().brif(heap, obj_blk, &[], done, &[]);
+        self.b.switch_to_block(obj_blk);
+        let p = self.b.ins().band_imm_u(v, L::PAYLOAD_MASK as i64);
+        let rc = self.b.ins().load(types::I32, MemFlagsData::trusted(), p, L::RC_OFFSET);
+        let immortal = self.b.ins().icmp_imm_s(IntCC::Equal, rc, L::RC_IMMORTAL as i32 as i64);
+        let inc = self.b.ins().iadd_imm_s(rc, 1);
+        let new = self.b.ins().select(immortal, rc, inc);
+        self.b.ins().store(MemFlagsData::trusted(), new, p, L::RC_OFFSET);
         self.b.ins().jump(done, &[]);
         self.b.switch_to_block(done);
     }
@@ -1471,28 +1493,78 @@ impl<'f, 'p> Translator<'f, 'p> {
                 let root = self.p.paths[path as usize].root;
                 let y = self.use_reg(src);
                 let done = self.b.create_block();
-                if let VarRef::Reg(rr) = root {
-                    // Two small Ints add inline.
-                    let x = self.use_reg(rr);
-                    let a = self.is_small(x);
-                    let b2 = self.is_small(y);
-                    let both = self.b.ins().band(a, b2);
-                    let fast = self.b.create_block();
-                    let slow = self.b.create_block();
-                    self.b.ins().brif(both, fast, &[], slow, &[]);
-                    self.b.switch_to_block(fast);
-                    let p = self.payload(x);
-                    let q = self.payload(y);
-                    let s = self.b.ins().iadd(p, q);
-                    let fits = self.fits48(s);
-                    let store = self.b.create_block();
-                    self.b.ins().brif(fits, store, &[], slow, &[]);
-                    self.b.switch_to_block(store);
-                    let w = self.box_int(s);
-                    self.move_into_reg(rr, w);
-                    self.b.ins().jump(done, &[]);
-                    self.b.switch_to_block(slow);
+                let slow = self.b.create_block();
+                // Two small Ints or two Floats add inline; the variable's current word
+                // is only looked at (borrowed) for that.
+                let x = match root {
+                    VarRef::Reg(rr) => self.use_reg(rr),
+                    VarRef::Cell(r) => {
+                        let c = self.use_reg(r);
+                        self.call_v("forge_cell_peek", &[c])
+                    }
+                    VarRef::Upval(u) => {
+                        let clo = self.clo();
+                        let i = self.i32c(u as i64);
+                        self.call_v("forge_upval_peek", &[clo, i])
+                    }
+                    VarRef::Global(g) => {
+                        let clo = self.clo();
+                        let s = self.i32c(g as i64);
+                        self.call_v("forge_global_peek", &[clo, s])
+                    }
+                };
+                let a = self.is_small(x);
+                let b2 = self.is_small(y);
+                let both = self.b.ins().band(a, b2);
+                let fast = self.b.create_block();
+                let not_int = self.b.create_block();
+                let store = self.b.create_block();
+                self.b.append_block_param(store, types::I64);
+                self.b.ins().brif(both, fast, &[], not_int, &[]);
+                self.b.switch_to_block(not_int);
+                let fx = self.is_float(x);
+                let fy = self.is_float(y);
+                let floats = self.b.ins().band(fx, fy);
+                let fblk = self.b.create_block();
+                self.b.ins().brif(floats, fblk, &[], slow, &[]);
+                self.b.switch_to_block(fblk);
+                let fa = self.b.ins().bitcast(types::F64, MemFlagsData::new(), x);
+                let fb = self.b.ins().bitcast(types::F64, MemFlagsData::new(), y);
+                let r = self.b.ins().fadd(fa, fb);
+                let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), r);
+                let nan = self.b.ins().fcmp(FloatCC::Unordered, r, r);
+                let canon = self.iconst(L::CANON_NAN);
+                let fw = self.b.ins().select(nan, canon, bits);
+                self.b.ins().jump(store, &[fw.into()]);
+                self.b.switch_to_block(fast);
+                let p = self.payload(x);
+                let q = self.payload(y);
+                let sum = self.b.ins().iadd(p, q);
+                let fits = self.fits48(sum);
+                let iw = self.box_int(sum);
+                self.b.ins().brif(fits, store, &[iw.into()], slow, &[]);
+                self.b.switch_to_block(store);
+                let w = self.b.block_params(store)[0];
+                // The old word is a number: nothing to release.
+                match root {
+                    VarRef::Reg(rr) => self.move_into_reg(rr, w),
+                    VarRef::Cell(r) => {
+                        let c = self.use_reg(r);
+                        self.call_rt("forge_cell_set", &[c, w]);
+                    }
+                    VarRef::Upval(u) => {
+                        let clo = self.clo();
+                        let i = self.i32c(u as i64);
+                        self.call_rt("forge_upval_set", &[clo, i, w]);
+                    }
+                    VarRef::Global(g) => {
+                        let clo = self.clo();
+                        let s = self.i32c(g as i64);
+                        self.call_rt("forge_global_set", &[clo, s, w]);
+                    }
                 }
+                self.b.ins().jump(done, &[]);
+                self.b.switch_to_block(slow);
                 let desc = self.gv_addr(self.pre.paths[path as usize]);
                 let (slot, addr) = self.take_root(root);
                 let st = self.call_v("forge_append", &[cx, addr, desc, y]);
