@@ -1,7 +1,7 @@
 //! `forgec`: compiles a Forge program to a native executable.
 //!
 //! ```text
-//! forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T] [--static]
+//! forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T] [--static] [--time]
 //! forgec --version | --help | --print targets | --print abi-stamp
 //! ```
 
@@ -13,7 +13,7 @@ use forge_abi::report::{render_short, Colour};
 use forgec::aot::{self, Options, RuntimeStatus};
 use forgec::targets::{self, Linker, Target};
 
-const USAGE: &str = "usage: forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T] [--static]
+const USAGE: &str = "usage: forgec FILE [-o OUT] [-O0|-O2] [-g] [--emit obj|clif|ir] [--target T] [--static] [--time]
        forgec --version
        forgec --print targets | abi-stamp
 
@@ -25,7 +25,8 @@ Compiles a Forge program into a native executable (default OUT: FILE without .fg
   --target T    the target to compile for (default: this machine); forgec --print
                 targets lists them with whether their runtime and linker are ready
   --static      a fully static executable: the statically linked target of the same
-                machine (x86_64-linux -> x86_64-linux-musl)";
+                machine (x86_64-linux -> x86_64-linux-musl)
+  --time        print the time taken by the front end, code generation and the link";
 
 fn colour() -> Colour {
     if std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal() {
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
     let mut out: Option<String> = None;
     let mut optimize = true;
     let mut debug = false;
+    let mut timing = false;
     let mut emit = Emit::Exe;
     let mut target_name: Option<String> = None;
     let mut want_static = false;
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
             "-O0" => optimize = false,
             "-O2" => optimize = true,
             "-g" => debug = true,
+            "--time" => timing = true,
             "--static" => want_static = true,
             "--emit" => {
                 emit = match args.get(i + 1).map(|s| s.as_str()) {
@@ -156,6 +159,7 @@ fn main() -> ExitCode {
         },
         Err(e) => return fail(&format!("could not read '{file}': {e}")),
     };
+    let started = std::time::Instant::now();
     let is_builtin = |n: &str| libforge::builtins::lookup(n).is_some();
     let module = match forgec::driver::front_end(&file, &src, &is_builtin, colour()) {
         Ok(m) => m,
@@ -191,12 +195,28 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
+    let front = started.elapsed();
     let object = match aot::emit_object(&module, &opts) {
         Ok(o) => o,
         Err(e) => return fail(&format!("cannot compile '{file}' natively: {e}")),
     };
+    let codegen = started.elapsed() - front;
     let Some(runtime) = runtime else { return write_atomic(&out, &object) };
-    match aot::link(&object, &runtime, &out, target, &opts) {
+    let r = aot::link(&object, &runtime, &out, target, &opts);
+    if timing {
+        let link = started.elapsed() - front - codegen;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        eprintln!(
+            "forgec: front end {:.1} ms, code generation {:.1} ms, link {:.1} ms, total {:.1} ms ({} lines, {} functions)",
+            ms(front),
+            ms(codegen),
+            ms(link),
+            ms(started.elapsed()),
+            src.lines().count(),
+            module.protos.len()
+        );
+    }
+    match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
