@@ -50,7 +50,7 @@ pub fn emit_object(program: &ir::Module, opts: &Options) -> Result<Vec<u8>, Stri
         .map_err(|e| e.to_string())?;
     builder.per_function_section(true);
     let mut module = ObjectModule::new(builder);
-    let compiled = crate::codegen::compile_program(&mut module, program).map_err(|e| e.0)?;
+    let compiled = crate::codegen::compile_program_parallel(&mut module, program).map_err(|e| e.0)?;
     // `forge_program`: a pointer to the main module's descriptor, read by the runtime's
     // `main`.
     let id = module

@@ -73,6 +73,57 @@ pub fn compile_program<M: Module>(m: &mut M, program: &ir::Module) -> CgResult<C
     Ok(Compiled { main_module_desc: desc })
 }
 
+/// As [`compile_program`], with Cranelift's compilation of the functions (the costly
+/// part: optimisation, register allocation, emission) spread over the machine's cores.
+/// The functions are defined from their bytes, so the module gets no unwind tables
+/// from Cranelift: for object files, which do not ask for them.
+pub fn compile_program_parallel<M: Module>(m: &mut M, program: &ir::Module) -> CgResult<Compiled> {
+    let mut cg = Codegen::new(m)?;
+    cg.pending = Some(Vec::new());
+    let desc = cg.module(program)?;
+    let pending = cg.pending.take().unwrap_or_default();
+    let isa = cg.m.isa();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    type Done = Result<(u64, Vec<u8>, Vec<cranelift_module::ModuleReloc>), String>;
+    let mut jobs: Vec<(FuncId, cranelift_codegen::Context, Option<Done>)> =
+        pending.into_iter().map(|(id, ctx)| (id, ctx, None)).collect();
+    let chunk = jobs.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for part in jobs.chunks_mut(chunk) {
+            scope.spawn(move || {
+                for (id, ctx, done) in part.iter_mut() {
+                    let mut plane = cranelift_codegen::control::ControlPlane::default();
+                    *done = Some(match ctx.compile(isa, &mut plane) {
+                        Ok(_) => {
+                            let code = ctx.compiled_code().expect("compiled");
+                            let align = code.buffer.alignment as u64;
+                            let bytes = code.buffer.data().to_vec();
+                            let relocs = code
+                                .buffer
+                                .relocs()
+                                .iter()
+                                .map(|r| cranelift_module::ModuleReloc::from_mach_reloc(r, &ctx.func, *id))
+                                .collect();
+                            Ok((align, bytes, relocs))
+                        }
+                        Err(e) => Err(format!("{:?}", e.inner)),
+                    });
+                }
+            });
+        }
+    });
+    for (id, _, done) in jobs {
+        match done {
+            Some(Ok((align, bytes, relocs))) => {
+                cg.m.define_function_bytes(id, align, &bytes, &relocs).map_err(cl_err)?
+            }
+            Some(Err(e)) => return err(e),
+            None => return err("internal error: a function was not compiled"),
+        }
+    }
+    Ok(Compiled { main_module_desc: desc })
+}
+
 struct Codegen<'a, M: Module> {
     m: &'a mut M,
     ptr: types::Type,
@@ -81,6 +132,8 @@ struct Codegen<'a, M: Module> {
     n_data: usize,
     n_modules: usize,
     fctx: FunctionBuilderContext,
+    /// Functions built but not compiled yet (`compile_program_parallel`).
+    pending: Option<Vec<(FuncId, cranelift_codegen::Context)>>,
 }
 
 /// Per-module declarations.
@@ -132,6 +185,7 @@ impl<'a, M: Module> Codegen<'a, M> {
             n_data: 0,
             n_modules: 0,
             fctx: FunctionBuilderContext::new(),
+            pending: None,
         })
     }
 
@@ -361,8 +415,18 @@ impl<'a, M: Module> Codegen<'a, M> {
             let cfg = self.m.target_config();
             b.finalize(cfg);
         }
-        self.m.define_function(ids.generic[pi], &mut ctx).map_err(cl_err)?;
-        Ok(())
+        self.define(ids.generic[pi], ctx)
+    }
+
+    /// Compiles and defines a built function, or keeps it for the parallel compilation.
+    fn define(&mut self, id: FuncId, mut ctx: cranelift_codegen::Context) -> CgResult<()> {
+        match &mut self.pending {
+            Some(p) => {
+                p.push((id, ctx));
+                Ok(())
+            }
+            None => self.m.define_function(id, &mut ctx).map_err(|e| CodegenError(format!("{e:?}"))),
+        }
     }
 
     fn proto_body(&mut self, module: &ir::Module, ids: &ModIds, pi: usize, known: &known::KnownFns) -> CgResult<()> {
@@ -434,8 +498,7 @@ impl<'a, M: Module> Codegen<'a, M> {
         if std::env::var_os("FORGE_DUMP_CLIF").is_some() {
             eprintln!("{}", ctx.func.display());
         }
-        self.m.define_function(ids.fixed[pi], &mut ctx).map_err(|e| CodegenError(format!("{e:?}")))?;
-        Ok(())
+        self.define(ids.fixed[pi], ctx)
     }
 
     /// Emits the static data a body refers to and records global values for them.
