@@ -196,6 +196,20 @@ fn config(desc: &str) -> std::result::Result<Config, String> {
     Ok(Config { file, host, port, permissive, log, max_body, header_timeout, workers, routes })
 }
 
+/// The reason a bind failed, worded the same whatever the C library: musl's
+/// `strerror` says "Address in use" where glibc (and the spec) say "Address already in
+/// use".
+fn bind_error(e: &std::io::Error) -> String {
+    match (e.kind(), e.raw_os_error()) {
+        (std::io::ErrorKind::AddrInUse, Some(code)) => format!("Address already in use (os error {code})"),
+        (std::io::ErrorKind::AddrNotAvailable, Some(code)) => {
+            format!("Cannot assign requested address (os error {code})")
+        }
+        (std::io::ErrorKind::PermissionDenied, Some(code)) => format!("Permission denied (os error {code})"),
+        _ => e.to_string(),
+    }
+}
+
 /// `__serve(description, handler…)`: starts the server (on the first isolate) or joins
 /// it (on an extra worker), then answers requests until the process ends.
 fn serve(host: &mut dyn Host, args: &[Value]) -> Result<Value> {
@@ -210,7 +224,7 @@ fn serve(host: &mut dyn Host, args: &[Value]) -> Result<Value> {
     };
     let listener = match std::net::TcpListener::bind((config.host, config.port)) {
         Ok(l) => l,
-        Err(e) => return Err(startup_error(&format!("bind failed: {e}"))),
+        Err(e) => return Err(startup_error(&format!("bind failed: {}", bind_error(&e)))),
     };
     crate::output::write(&banner(&config));
     crate::output::flush();
