@@ -42,8 +42,12 @@ const VARY: &str = "origin, access-control-request-method, access-control-reques
 pub fn start(listener: std::net::TcpListener, config: Arc<Config>) -> Result<(), String> {
     let _ = CONFIG.set(config.clone());
     listener.set_nonblocking(true).map_err(|e| format!("cannot listen: {e}"))?;
+    // Two network threads at most, and one when the process may use a single CPU (a
+    // container limited to one core, or `taskset -c 0`): every extra thread on one core
+    // only adds context switches between the network and the isolates.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(cpus.clamp(1, 2))
         .thread_name("forge-http")
         .enable_all()
         .build()
