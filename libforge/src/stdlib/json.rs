@@ -213,49 +213,9 @@ pub fn to_json(v: &Value) -> serde_json::Value {
     }
 }
 
-/// Appends `s` as a JSON string literal: `"` and `\` escaped, newline, CR and tab as
-/// `\n`, `\r`, `\t`, other control characters as `\u00XX`.
-pub fn write_json_string(out: &mut String, s: &str) {
-    // For each byte: 0 when it is written as is, else the letter of its escape (`u` for
-    // `\u00XX`).
-    const ESCAPE: [u8; 256] = {
-        let mut t = [0u8; 256];
-        let mut b = 0;
-        while b < 0x20 {
-            t[b] = b'u';
-            b += 1;
-        }
-        t[b'\n' as usize] = b'n';
-        t[b'\r' as usize] = b'r';
-        t[b'\t' as usize] = b't';
-        t[b'"' as usize] = b'"';
-        t[b'\\' as usize] = b'\\';
-        t
-    };
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(s.len() + 2);
-    out.push('"');
-    // Copy runs of characters that need no escape in one go; every byte that needs one
-    // is ASCII, so the run boundaries are character boundaries.
-    let mut run = 0;
-    for (i, &b) in s.as_bytes().iter().enumerate() {
-        let e = ESCAPE[usize::from(b)];
-        if e == 0 {
-            continue;
-        }
-        out.push_str(&s[run..i]);
-        out.push('\\');
-        out.push(char::from(e));
-        if e == b'u' {
-            out.push_str("00");
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        run = i + 1;
-    }
-    out.push_str(&s[run..]);
-    out.push('"');
-}
+/// JSON string literals (`"` and `\` escaped, `\n`, `\r`, `\t`, other control
+/// characters as `\u00XX`): the one escaper, shared with the compiler.
+pub use forge_abi::json::write_json_string;
 
 /// Scalars in Forge's JSON text: everything except arrays and objects.
 pub(crate) fn write_scalar(out: &mut String, v: &Value) {
