@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod abi;
+pub mod json;
 pub mod layout;
 pub mod lines;
 pub mod report;

@@ -1,12 +1,18 @@
 //! Walks the catalogue of spec 12 (`tests/catalog.tsv`, vendored from the spec) and
 //! checks that every builtin, module member and string method it lists is bound in a
 //! running program: a Forge program is generated that reads each name (`typeof` of the
-//! value, or a call for string methods) and is run under `forge run`; the program's
-//! output must show every name bound. The server decorator rows (`http-server`) are
-//! counted separately until the server lands. The number of rows covered is printed.
+//! value, or a call for string methods); it is run under `forge run`, and compiled by
+//! `forgec` into a native executable that is run too. Each tier's output must show
+//! every name bound. The server decorator rows (`http-server`) are counted separately
+//! (a decorator has no value to read). The number of rows covered in each tier is
+//! printed.
+//!
+//! The native half needs the `forgec` binary next to `forge` (as `cargo test
+//! --workspace` builds it) and the runtime library (`scripts/build-runtime`, which
+//! `scripts/test` runs first), like `conformance_native.rs`.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 const LATER: &[&str] = &["http-server"];
 
@@ -66,16 +72,64 @@ fn every_catalogue_name_is_bound() {
     let dir = std::env::temp_dir().join(format!("forge-catalog-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("catalog.fg"), &program).unwrap();
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_forge")).arg("run").arg("catalog.fg").current_dir(&dir).output().unwrap();
+    let forge = Path::new(env!("CARGO_BIN_EXE_forge"));
+    let forgec = forge.with_file_name("forgec");
+    assert!(
+        forgec.is_file(),
+        "{} is missing: build it with `cargo build -p forge-compiler --bin forgec` (cargo test --workspace does)",
+        forgec.display()
+    );
+
+    let mut failures = Vec::new();
+    let mut counts = Vec::new();
+    let vm = Command::new(forge).arg("run").arg("catalog.fg").current_dir(&dir).output().unwrap();
+    let (n, failure) = check("forge run", &vm, &expected);
+    counts.push(format!("{n} under forge run"));
+    failures.extend(failure);
+
+    let build = Command::new(&forgec)
+        .arg("catalog.fg")
+        .arg("-o")
+        .arg("catalog.bin")
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    if build.status.success() {
+        let native = Command::new(dir.join("catalog.bin")).current_dir(&dir).output().unwrap();
+        let (n, failure) = check("forgec", &native, &expected);
+        counts.push(format!("{n} in the forgec executable"));
+        failures.extend(failure);
+    } else {
+        counts.push("none in the forgec executable".to_string());
+        failures.push(format!("forgec failed to compile the program:\n{}", String::from_utf8_lossy(&build.stderr)));
+    }
     if std::env::var_os("FORGE_KEEP_CATALOG").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
+    println!(
+        "catalogue: {covered} rows checked, covered {}; {later} server decorator rows counted apart; {other} syntax/runner rows covered by the conformance and forge-test suites",
+        counts.join(", ")
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Counts the expected lines present in one tier's output; the failure names the
+/// missing ones.
+fn check(tier: &str, out: &Output, expected: &[String]) -> (usize, Option<String>) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let got: Vec<&str> = stdout.lines().collect();
     let missing: Vec<&String> = expected.iter().filter(|e| !got.contains(&e.as_str())).collect();
-    println!(
-        "catalogue: {covered} rows checked under forge run, {later} server rows pending, {other} syntax/runner rows covered by the conformance and forge-test suites"
-    );
-    assert!(missing.is_empty(), "missing or unbound: {missing:?}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    let n = expected.len() - missing.len();
+    if missing.is_empty() && out.status.success() {
+        return (n, None);
+    }
+    (
+        n,
+        Some(format!(
+            "{tier}: missing or unbound: {missing:?} (exit status {:?})\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )),
+    )
 }

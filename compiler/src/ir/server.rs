@@ -7,6 +7,8 @@
 //! route order. Every tier therefore starts the server the same way, after the top
 //! level has run to completion.
 
+use forge_abi::json::write_json_string;
+
 use crate::syntax::ast::{self, ExprKind, StmtKind, UnaryOp};
 
 /// The route decorators and the HTTP methods they register.
@@ -40,23 +42,6 @@ fn literal(e: &ast::Expr) -> Option<Lit> {
     }
 }
 
-/// Writes `s` as a JSON string.
-fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// The server of `program`, if it declares one. `line` maps a byte offset to its
 /// 1-based line.
 pub fn describe(file: &str, program: &ast::Program, line: &dyn Fn(u32) -> u32) -> Option<ServerDesc> {
@@ -65,7 +50,7 @@ pub fn describe(file: &str, program: &ast::Program, line: &dyn Fn(u32) -> u32) -
         _ => None,
     })?;
     let mut json = String::from("{\"file\":");
-    json_str(&mut json, file);
+    write_json_string(&mut json, file);
     // Options: named literal arguments, in order; later ones win.
     json.push_str(",\"options\":{");
     let mut first = true;
@@ -75,11 +60,11 @@ pub fn describe(file: &str, program: &ast::Program, line: &dyn Fn(u32) -> u32) -
             json.push(',');
         }
         first = false;
-        json_str(&mut json, &name.text);
+        write_json_string(&mut json, &name.text);
         json.push(':');
         match value {
             Lit::Int(n) => json.push_str(&n.to_string()),
-            Lit::Str(s) => json_str(&mut json, &s),
+            Lit::Str(s) => write_json_string(&mut json, &s),
             Lit::Bool(b) => json.push_str(if b { "true" } else { "false" }),
         }
     }
@@ -101,11 +86,11 @@ pub fn describe(file: &str, program: &ast::Program, line: &dyn Fn(u32) -> u32) -
                 json.push(',');
             }
             json.push_str("{\"method\":");
-            json_str(&mut json, method);
+            write_json_string(&mut json, method);
             json.push_str(",\"path\":");
-            json_str(&mut json, &path);
+            write_json_string(&mut json, &path);
             json.push_str(",\"name\":");
-            json_str(&mut json, &fd.name.text);
+            write_json_string(&mut json, &fd.name.text);
             json.push_str(",\"line\":");
             json.push_str(&line(fd.name.span.start).to_string());
             json.push_str(",\"params\":[");
@@ -113,7 +98,7 @@ pub fn describe(file: &str, program: &ast::Program, line: &dyn Fn(u32) -> u32) -
                 if i > 0 {
                     json.push(',');
                 }
-                json_str(&mut json, &p.name.text);
+                write_json_string(&mut json, &p.name.text);
             }
             json.push_str("]}");
             handlers.push(fd.name.text.clone());

@@ -1,12 +1,18 @@
 //! The `json` module (spec 11 §11.5) and the JSON value mapping of §11.0.3.
 //!
-//! Parsing uses `serde_json` (with `preserve_order`, so objects keep document order and
-//! a repeated key keeps its first position and its last value). Writing is done here,
-//! because Forge's format has `", "` and `": "` separators and its own rules for
-//! values JSON cannot hold. The helpers are public for other modules (`fs.read_json`,
-//! `http`, …) that need the same mapping.
+//! Parsing uses `serde_json`'s parser (so its syntax errors and recursion limit), with a
+//! visitor that builds Forge values directly, without an intermediate
+//! `serde_json::Value` tree: objects keep document order and a repeated key keeps its
+//! first position and its last value, as `serde_json`'s `preserve_order` maps do.
+//! Writing is done here, because Forge's format has `", "` and `": "` separators and its
+//! own rules for values JSON cannot hold. The helpers are public for other modules
+//! (`fs.read_json`, `http`, …) that need the same mapping.
 
-use std::fmt::Write;
+use std::collections::HashSet;
+use std::fmt;
+
+use rustc_hash::FxBuildHasher;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::builtins::Registry;
 use crate::error::{fail, Result};
@@ -45,10 +51,144 @@ pub fn from_json(doc: &serde_json::Value) -> Value {
     }
 }
 
-/// Parses strict JSON text (surrounding whitespace allowed) into a Forge value. The
-/// error is serde_json's, e.g. `EOF while parsing a value at line 1 column 0`.
+/// Parses strict JSON text (surrounding whitespace allowed) into a Forge value, with the
+/// mapping of [`from_json`]. The error is serde_json's, e.g. `EOF while parsing a value
+/// at line 1 column 0`.
 pub fn parse_text(text: &str) -> std::result::Result<Value, serde_json::Error> {
-    serde_json::from_str::<serde_json::Value>(text).map(|doc| from_json(&doc))
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut builder = Builder::default();
+    let v = Build(&mut builder).deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
+}
+
+/// Object keys shorter than this are interned during one parse (a document's objects
+/// usually repeat the same few keys), up to [`INTERN_MAX`] distinct keys.
+const INTERN_LEN: usize = 64;
+const INTERN_MAX: usize = 4096;
+/// String values up to this length are interned too (enumeration-like values such as
+/// `"active"` repeat), up to [`INTERN_STR_MAX`] distinct ones. Strings are immutable
+/// and copied on write, so sharing one is invisible.
+const INTERN_STR_LEN: usize = 16;
+const INTERN_STR_MAX: usize = 1024;
+
+/// The state of one parse: interned keys and short strings, and the stacks that
+/// collect the entries of the arrays and objects being read, so each is allocated once
+/// at its final size.
+#[derive(Default)]
+struct Builder {
+    keys: HashSet<Key, FxBuildHasher>,
+    strings: HashSet<Key, FxBuildHasher>,
+    items: Vec<Value>,
+    entries: Vec<(Key, Value)>,
+}
+
+impl Builder {
+    fn key(&mut self, s: &str) -> Key {
+        if let Some(k) = self.keys.get(s) {
+            return k.clone();
+        }
+        let k = Key::new(s);
+        if s.len() < INTERN_LEN && self.keys.len() < INTERN_MAX {
+            self.keys.insert(k.clone());
+        }
+        k
+    }
+
+    fn string(&mut self, s: &str) -> Value {
+        if s.len() > INTERN_STR_LEN {
+            return Value::str(s);
+        }
+        if let Some(k) = self.strings.get(s) {
+            return k.to_value();
+        }
+        let k = Key::new(s);
+        if self.strings.len() < INTERN_STR_MAX {
+            self.strings.insert(k.clone());
+        }
+        k.to_value()
+    }
+}
+
+/// Reads one JSON value into a Forge value.
+struct Build<'a>(&'a mut Builder);
+
+impl<'de> DeserializeSeed<'de> for Build<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Build<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::NULL)
+    }
+    fn visit_bool<E>(self, b: bool) -> std::result::Result<Value, E> {
+        Ok(Value::bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> std::result::Result<Value, E> {
+        Ok(Value::int(i))
+    }
+    fn visit_u64<E>(self, u: u64) -> std::result::Result<Value, E> {
+        Ok(match i64::try_from(u) {
+            Ok(i) => Value::int(i),
+            Err(_) => Value::float(u as f64),
+        })
+    }
+    fn visit_f64<E>(self, x: f64) -> std::result::Result<Value, E> {
+        Ok(Value::float(x))
+    }
+    fn visit_str<E>(self, s: &str) -> std::result::Result<Value, E> {
+        Ok(self.0.string(s))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let b = self.0;
+        let start = b.items.len();
+        while let Some(v) = seq.next_element_seed(Build(&mut *b))? {
+            b.items.push(v);
+        }
+        Ok(Value::array(b.items.drain(start..).collect()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+        let b = self.0;
+        let start = b.entries.len();
+        while let Some(k) = map.next_key_seed(KeySeed(&mut *b))? {
+            let v = map.next_value_seed(Build(&mut *b))?;
+            b.entries.push((k, v));
+        }
+        let mut m = map_with_capacity(b.entries.len() - start);
+        for (k, v) in b.entries.drain(start..) {
+            m.insert(k, v);
+        }
+        Ok(Value::object(m))
+    }
+}
+
+/// Reads an object key (always a JSON string), interned through the [`Builder`].
+struct KeySeed<'a>(&'a mut Builder);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Key;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_str<E>(self, s: &str) -> std::result::Result<Key, E> {
+        Ok(self.0.key(s))
+    }
 }
 
 /// Converts a Forge value to a JSON document: non-finite Floats and values JSON cannot
@@ -73,33 +213,15 @@ pub fn to_json(v: &Value) -> serde_json::Value {
     }
 }
 
-/// Appends `s` as a JSON string literal: `"` and `\` escaped, newline, CR and tab as
-/// `\n`, `\r`, `\t`, other control characters as `\u00XX`.
-pub fn write_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+/// JSON string literals (`"` and `\` escaped, `\n`, `\r`, `\t`, other control
+/// characters as `\u00XX`): the one escaper, shared with the compiler.
+pub use forge_abi::json::write_json_string;
 
 /// Scalars in Forge's JSON text: everything except arrays and objects.
 pub(crate) fn write_scalar(out: &mut String, v: &Value) {
     match v.kind() {
         Kind::Str => write_json_string(out, v.as_str().unwrap_or("")),
-        Kind::Int => {
-            let _ = write!(out, "{}", v.as_int().unwrap_or(0));
-        }
+        Kind::Int => out.push_str(itoa::Buffer::new().format(v.as_int().unwrap_or(0))),
         Kind::Float => {
             let x = v.as_float().unwrap_or(f64::NAN);
             if x.is_finite() {
@@ -226,7 +348,7 @@ fn pretty(_: &mut dyn Host, args: &[Value]) -> Result<Value> {
 }
 
 fn valid(_: &mut dyn Host, args: &[Value]) -> Result<Value> {
-    let ok = args.first().and_then(Value::as_str).is_some_and(|t| serde_json::from_str::<serde_json::Value>(t).is_ok());
+    let ok = args.first().and_then(Value::as_str).is_some_and(|t| parse_text(t).is_ok());
     Ok(Value::bool(ok))
 }
 
@@ -255,7 +377,7 @@ fn merge(_: &mut dyn Host, args: &[Value]) -> Result<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_text, pretty_value, stringify_value};
+    use super::{from_json, parse_text, pretty_value, stringify_value};
     use crate::stdlib::testing::{arr, call, call_err, f, i, keys_of, obj, s, say, show};
     use crate::value::Value;
 
@@ -307,6 +429,58 @@ mod tests {
         assert_eq!(call_err("json", "parse", &[]), "json.parse() requires a string");
         let deep = "[".repeat(100_000);
         assert!(e(&deep).starts_with("JSON parse error: recursion limit exceeded"));
+    }
+
+    /// The direct parser gives what the `serde_json::Value` route gave: the same values,
+    /// key order and kinds, and the same error messages.
+    #[test]
+    fn direct_parse_matches_value_route() {
+        let docs = [
+            r#"{"a": 1, "b": [true, false, null], "c": {"d": "e", "a": 2}, "a": 3}"#,
+            r#"[{"id": 1, "tags": ["x", "y"]}, {"tags": ["y", "x"], "id": 2}, {"id": 3}]"#,
+            r#"[-0, 0, -1, 1.0, 1e-7, 18446744073709551615, 9223372036854775808, -9223372036854775808]"#,
+            r#"[-9223372036854775809, 1.7976931348623157e308, 5e-324, 123456789012345678901234567890]"#,
+            r#"{"k\"ey": "v\u00e9\n", "\ud83d\ude00": "\ud83d\ude00", "": ""}"#,
+            r#"["a very long string value, longer than the interning limit", "short", "short"]"#,
+            " \t\n [ ] ",
+            "{}",
+            "\"\"",
+            "[[[[[]]]]]",
+        ];
+        for d in docs {
+            let want = from_json(&serde_json::from_str::<serde_json::Value>(d).unwrap());
+            let got = parse_text(d).unwrap();
+            assert_eq!(show(&got), show(&want), "{d}");
+            assert_eq!(stringify_value(&got), stringify_value(&want), "{d}");
+            assert!(crate::ops::deep_equal(&got, &want), "{d}");
+        }
+        let bad = [
+            "",
+            "{",
+            "[1,]",
+            "{\"a\" 1}",
+            "{\"a\": 1,}",
+            "[1 2]",
+            "\"\\ud800\"",
+            "\"\\x\"",
+            "\"a\nb\"",
+            "01",
+            "1.",
+            "-",
+            "nul",
+            "[1] x",
+            "{1: 2}",
+            "[\"unterminated",
+        ];
+        for d in bad {
+            let want = serde_json::from_str::<serde_json::Value>(d).unwrap_err().to_string();
+            assert_eq!(parse_text(d).unwrap_err().to_string(), want, "{d:?}");
+        }
+        let deep = "[".repeat(200);
+        assert_eq!(
+            parse_text(&deep).unwrap_err().to_string(),
+            serde_json::from_str::<serde_json::Value>(&deep).unwrap_err().to_string()
+        );
     }
 
     #[test]
