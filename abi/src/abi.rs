@@ -76,6 +76,7 @@ table! {
     forge_global_peek(V, W) -> V;
     forge_cell_peek(V) -> V;
     forge_upval_peek(V, W) -> V;
+    forge_obj_insert_key(P, V, V);
     // In-place updates of a variable: its value is moved out into a stack slot (which
     // the update entries below change through a `*mut u64`) and then moved back. The
     // `put` entries consume their value.

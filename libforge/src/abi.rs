@@ -711,6 +711,22 @@ pub unsafe extern "C" fn forge_obj_insert(slot: *mut u64, key: *const u8, len: i
     }
 }
 
+/// `ObjInsert` with the key as a string value (the site's immortal constant, borrowed):
+/// the object shares it instead of allocating a new key on every insert.
+#[no_mangle]
+pub unsafe extern "C" fn forge_obj_insert_key(slot: *mut u64, key: u64, v: u64) {
+    let v = cloned(v);
+    let key = cloned(key);
+    // SAFETY: slot is a root slot.
+    let obj = unsafe { root(slot) };
+    if key.as_str().is_none() {
+        return;
+    }
+    if let Some(m) = obj.object_mut() {
+        m.insert(Key::from_value(key), v);
+    }
+}
+
 /// `FinishStruct`: tags the struct literal in `slot`.
 #[no_mangle]
 pub unsafe extern "C" fn forge_struct_finish(slot: *mut u64, name: *const u8, len: i64) {
@@ -1418,6 +1434,7 @@ pub fn exports() -> Vec<(&'static str, *const u8)> {
         forge_global_peek,
         forge_cell_peek,
         forge_upval_peek,
+        forge_obj_insert_key,
         forge_global_take,
         forge_global_put,
         forge_cell_take,

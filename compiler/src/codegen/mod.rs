@@ -1482,10 +1482,13 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.set_reg(dst, v);
             }
             Instr::ObjInsert { obj, key, src } => {
+                // The key is the site's immortal string constant, made once.
                 let v = self.use_reg(src);
                 let (p, l) = self.kstr(key)?;
+                let (_, _, cache) = self.pre.str_consts[&key];
+                let k = self.cached_const(cache, "forge_const_str", &[p, l]);
                 self.update_reg(obj, |t, addr| {
-                    t.call_rt("forge_obj_insert", &[addr, p, l, v]);
+                    t.call_rt("forge_obj_insert_key", &[addr, k, v]);
                 });
             }
             Instr::NewStruct { dst, name } => {
