@@ -40,6 +40,7 @@ use rustc_hash::FxHashMap;
 use crate::ir::{self, ArithOp, CmpKind, Const, ForMode, Instr, PathStep, Special, VarRef};
 
 mod known;
+mod live;
 
 /// Why a program cannot be compiled natively.
 #[derive(Debug)]
@@ -490,6 +491,8 @@ impl<'a, M: Module> Codegen<'a, M> {
                 direct_gets,
                 direct,
                 direct_refs,
+                facts: live::Facts::analyse(module, p, &stacks),
+                held: Vec::new(),
             };
             t.translate()?;
             let cfg = self.m.target_config();
@@ -729,6 +732,12 @@ struct Translator<'f, 'p> {
     direct: FxHashMap<usize, u32>,
     /// The fixed-arity bodies called directly.
     direct_refs: FxHashMap<u32, cl::FuncRef>,
+    /// Liveness and value kinds of the registers (see [`live`]).
+    facts: live::Facts,
+    /// The registers that may hold a heap reference at the point being translated:
+    /// from [`live::Facts`] at each instruction's start, and every register written
+    /// since (all of them on the shared error paths).
+    held: Vec<bool>,
 }
 
 const TAG_INT_HI: i64 = L::TAG_INT as i64;
@@ -773,12 +782,16 @@ impl<'f, 'p> Translator<'f, 'p> {
     fn set_reg(&mut self, r: ir::Reg, v: cl::Value) {
         let old = self.b.use_var(self.vars[r as usize]);
         self.b.def_var(self.vars[r as usize], v);
-        self.release(old);
+        if self.held[r as usize] {
+            self.release(old);
+        }
+        self.held[r as usize] = true;
     }
 
     /// Writes an owned value into a register whose old value was moved out.
     fn move_into_reg(&mut self, r: ir::Reg, v: cl::Value) {
         self.b.def_var(self.vars[r as usize], v);
+        self.held[r as usize] = true;
     }
 
     fn is_heap(&mut self, v: cl::Value) -> cl::Value {
@@ -910,6 +923,20 @@ impl<'f, 'p> Translator<'f, 'p> {
     fn fail_at(&mut self, site: cl::Value, stack: &[Open]) {
         let cx = self.cx();
         self.call_rt("forge_trace_push", &[cx, site]);
+        // The error exit releases the registers that may hold a reference somewhere;
+        // the ones that cannot here pass `null`, made here, so that no value stays
+        // alive (in a machine register or a spill slot) only to reach the exit. (Not
+        // where a `try` handler may still read them.)
+        let to_exit = stack.iter().all(|o| *o == Open::Timeout);
+        for r in 0..self.p.n_regs {
+            if !to_exit {
+                break;
+            }
+            if !self.held[r as usize] && self.facts.heap_somewhere(r) {
+                let null = self.iconst(L::NULL_BITS);
+                self.b.def_var(self.vars[r as usize], null);
+            }
+        }
         if stack.is_empty() {
             let exit = self.exit.expect("exit block");
             self.b.ins().jump(exit, &[]);
@@ -959,11 +986,39 @@ impl<'f, 'p> Translator<'f, 'p> {
         }
     }
 
-    /// Releases every register (function exit).
+    /// Sets the registers no path from `pc` reads any more to `null`, releasing what
+    /// they held (see [`live`]); then takes the kinds known at `pc`.
+    fn release_dead(&mut self, pc: usize) {
+        for i in 0..self.facts.kills(pc).len() {
+            let (r, heap) = self.facts.kills(pc)[i];
+            if heap {
+                let v = self.use_reg(r);
+                self.release(v);
+            }
+            let null = self.iconst(L::NULL_BITS);
+            self.b.def_var(self.vars[r as usize], null);
+        }
+        for r in 0..self.p.n_regs {
+            self.held[r as usize] = self.facts.heap_before(pc, r);
+        }
+    }
+
+    /// Takes the value out of register `r` (which is left `null`): the caller owns it.
+    fn take_reg(&mut self, r: ir::Reg) -> cl::Value {
+        let v = self.use_reg(r);
+        let null = self.iconst(L::NULL_BITS);
+        self.b.def_var(self.vars[r as usize], null);
+        self.held[r as usize] = false;
+        v
+    }
+
+    /// Releases every register that may hold a heap reference (function exit).
     fn release_all(&mut self) {
         for r in 0..self.p.n_regs {
-            let v = self.use_reg(r);
-            self.release(v);
+            if self.held[r as usize] {
+                let v = self.use_reg(r);
+                self.release(v);
+            }
         }
     }
 
@@ -1036,16 +1091,6 @@ impl<'f, 'p> Translator<'f, 'p> {
             stacks[pc] = Some(stack.clone());
             let mut next = |to: usize, s: Vec<Open>| work.push((to, s));
             match code[pc] {
-                Instr::Jmp { target } => next(target as usize, stack),
-                Instr::JmpIf { target, .. }
-                | Instr::JmpIfNot { target, .. }
-                | Instr::JmpIfDefined { target, .. }
-                | Instr::JmpIfNotCmp { target, .. }
-                | Instr::JmpIfNotCmpI { target, .. }
-                | Instr::ForNext { exit: target, .. } => {
-                    next(target as usize, stack.clone());
-                    next(pc + 1, stack);
-                }
                 Instr::TryBegin { handler, err } => {
                     next(handler as usize, stack.clone());
                     let mut inner = stack;
@@ -1062,8 +1107,14 @@ impl<'f, 'p> Translator<'f, 'p> {
                     outer.pop();
                     next(pc + 1, outer);
                 }
-                Instr::Return { .. } | Instr::Raise { .. } => {}
-                _ => next(pc + 1, stack),
+                ins => {
+                    if let Some(target) = ins.jump_target() {
+                        next(target as usize, stack.clone());
+                    }
+                    if ins.falls_through() {
+                        next(pc + 1, stack);
+                    }
+                }
             }
         }
         Ok(stacks)
@@ -1075,17 +1126,11 @@ impl<'f, 'p> Translator<'f, 'p> {
         // branch or terminator.
         let mut starts = vec![0usize];
         for (pc, ins) in code.iter().enumerate() {
+            if let Some(target) = ins.jump_target() {
+                starts.push(target as usize);
+                starts.push(pc + 1);
+            }
             match *ins {
-                Instr::Jmp { target }
-                | Instr::JmpIf { target, .. }
-                | Instr::JmpIfNot { target, .. }
-                | Instr::JmpIfDefined { target, .. }
-                | Instr::JmpIfNotCmp { target, .. }
-                | Instr::JmpIfNotCmpI { target, .. }
-                | Instr::ForNext { exit: target, .. } => {
-                    starts.push(target as usize);
-                    starts.push(pc + 1);
-                }
                 Instr::TryBegin { handler, .. } => starts.push(handler as usize),
                 Instr::Return { .. } | Instr::Raise { .. } => starts.push(pc + 1),
                 _ => {}
@@ -1102,6 +1147,7 @@ impl<'f, 'p> Translator<'f, 'p> {
             let v = self.b.declare_var(types::I64);
             self.vars.push(v);
         }
+        self.held = vec![true; self.p.n_regs as usize];
         // Parameters are borrowed from the caller: retain them into our registers.
         for r in 0..self.p.n_regs {
             let v = if (r as usize) < self.p.n_params as usize {
@@ -1155,12 +1201,18 @@ impl<'f, 'p> Translator<'f, 'p> {
                 return err(format!("internal error: instruction {pc} follows a terminator without a label"));
             }
             self.cur_stack = stack.clone();
+            self.release_dead(pc);
             terminated = self.instr(pc, code[pc])?;
         }
         if !terminated {
             self.cur_stack.clear();
             let null = self.iconst(L::NULL_BITS);
             self.return_value(null);
+        }
+        // The shared error paths are reached from many points: there, every register
+        // that may hold a reference somewhere in the function may hold one.
+        for r in 0..self.p.n_regs {
+            self.held[r as usize] = self.facts.heap_somewhere(r);
         }
         self.emit_unwinds();
         // The error exit.
@@ -1298,8 +1350,13 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::Move { dst, src } => {
                 if dst != src {
-                    let v = self.use_reg(src);
-                    self.retain(v);
+                    let v = if self.facts.live_after(pc, src) {
+                        let v = self.use_reg(src);
+                        self.retain(v);
+                        v
+                    } else {
+                        self.take_reg(src)
+                    };
                     self.set_reg(dst, v);
                 }
             }
@@ -1362,26 +1419,48 @@ impl<'f, 'p> Translator<'f, 'p> {
             Instr::Arith { op, dst, a, b } => {
                 let x = self.use_reg(a);
                 let y = self.use_reg(b);
-                let v = self.arith(op, x, y, None, pc);
+                let v = if op != ArithOp::Mod && self.floats(pc, a, Some(b)) {
+                    let (fa, fb) = (self.f64_of(x), self.f64_of(y));
+                    self.float_arith(op, fa, fb)
+                } else {
+                    self.arith(op, x, y, None, pc)
+                };
                 self.set_reg(dst, v);
             }
             Instr::ArithI { op, dst, a, imm } => {
                 let x = self.use_reg(a);
-                let y = self.iconst(int_word(imm as i64));
-                let v = self.arith(op, x, y, Some(imm as i64), pc);
+                let v = if op != ArithOp::Mod && self.floats(pc, a, None) {
+                    let fa = self.f64_of(x);
+                    let fb = self.b.ins().f64const(imm as f64);
+                    self.float_arith(op, fa, fb)
+                } else {
+                    let y = self.iconst(int_word(imm as i64));
+                    self.arith(op, x, y, Some(imm as i64), pc)
+                };
                 self.set_reg(dst, v);
             }
             Instr::Compare { op, dst, a, b } => {
                 let x = self.use_reg(a);
                 let y = self.use_reg(b);
-                let t = self.compare(op, x, y, pc);
+                let t = if self.floats(pc, a, Some(b)) {
+                    let (fa, fb) = (self.f64_of(x), self.f64_of(y));
+                    self.float_compare(op, fa, fb)
+                } else {
+                    self.compare(op, x, y, pc)
+                };
                 let v = self.bool_word(t);
                 self.set_reg(dst, v);
             }
             Instr::CompareI { op, dst, a, imm } => {
                 let x = self.use_reg(a);
-                let y = self.iconst(int_word(imm as i64));
-                let t = self.compare(op, x, y, pc);
+                let t = if self.floats(pc, a, None) {
+                    let fa = self.f64_of(x);
+                    let fb = self.b.ins().f64const(imm as f64);
+                    self.float_compare(op, fa, fb)
+                } else {
+                    let y = self.iconst(int_word(imm as i64));
+                    self.compare(op, x, y, pc)
+                };
                 let v = self.bool_word(t);
                 self.set_reg(dst, v);
             }
@@ -1395,7 +1474,12 @@ impl<'f, 'p> Translator<'f, 'p> {
             Instr::JmpIfNotCmp { op, a, b, target } => {
                 let x = self.use_reg(a);
                 let y = self.use_reg(b);
-                let t = self.compare(op, x, y, pc);
+                let t = if self.floats(pc, a, Some(b)) {
+                    let (fa, fb) = (self.f64_of(x), self.f64_of(y));
+                    self.float_compare(op, fa, fb)
+                } else {
+                    self.compare(op, x, y, pc)
+                };
                 let next = self.blocks[&(pc + 1)];
                 let tgt = self.blocks[&(target as usize)];
                 self.b.ins().brif(t, next, &[], tgt, &[]);
@@ -1403,8 +1487,14 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::JmpIfNotCmpI { op, a, imm, target } => {
                 let x = self.use_reg(a);
-                let y = self.iconst(int_word(imm as i64));
-                let t = self.compare(op, x, y, pc);
+                let t = if self.floats(pc, a, None) {
+                    let fa = self.f64_of(x);
+                    let fb = self.b.ins().f64const(imm as f64);
+                    self.float_compare(op, fa, fb)
+                } else {
+                    let y = self.iconst(int_word(imm as i64));
+                    self.compare(op, x, y, pc)
+                };
                 let next = self.blocks[&(pc + 1)];
                 let tgt = self.blocks[&(target as usize)];
                 self.b.ins().brif(t, next, &[], tgt, &[]);
@@ -1418,7 +1508,7 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::Not { dst, src } | Instr::Truthy { dst, src } => {
                 let x = self.use_reg(src);
-                let t = self.truthy(x);
+                let t = self.truthy_at(pc, src, x);
                 let t = if matches!(ins, Instr::Not { .. }) { self.b.ins().bxor_imm_u(t, 1) } else { t };
                 let v = self.bool_word(t);
                 self.set_reg(dst, v);
@@ -1441,7 +1531,7 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::JmpIf { cond, target } | Instr::JmpIfNot { cond, target } => {
                 let x = self.use_reg(cond);
-                let t = self.truthy(x);
+                let t = self.truthy_at(pc, cond, x);
                 let next = self.blocks[&(pc + 1)];
                 let tgt = self.blocks[&(target as usize)];
                 if matches!(ins, Instr::JmpIf { .. }) {
@@ -1594,13 +1684,8 @@ impl<'f, 'p> Translator<'f, 'p> {
                 let fblk = self.b.create_block();
                 self.b.ins().brif(floats, fblk, &[], slow, &[]);
                 self.b.switch_to_block(fblk);
-                let fa = self.b.ins().bitcast(types::F64, MemFlagsData::new(), x);
-                let fb = self.b.ins().bitcast(types::F64, MemFlagsData::new(), y);
-                let r = self.b.ins().fadd(fa, fb);
-                let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), r);
-                let nan = self.b.ins().fcmp(FloatCC::Unordered, r, r);
-                let canon = self.iconst(L::CANON_NAN);
-                let fw = self.b.ins().select(nan, canon, bits);
+                let (fa, fb) = (self.f64_of(x), self.f64_of(y));
+                let fw = self.float_arith(ArithOp::Add, fa, fb);
                 self.b.ins().jump(store, &[fw.into()]);
                 self.b.switch_to_block(fast);
                 let p = self.payload(x);
@@ -1707,8 +1792,7 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.set_reg(dst, v);
             }
             Instr::Return { src } => {
-                let v = self.use_reg(src);
-                self.retain(v);
+                let v = self.take_reg(src);
                 self.return_value(v);
                 return Ok(true);
             }
@@ -2052,6 +2136,16 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.ins().select(t, tv, fv)
     }
 
+    /// Truthiness of register `r` holding `x` at `pc`: one comparison when it surely
+    /// holds a Bool.
+    fn truthy_at(&mut self, pc: usize, r: ir::Reg, x: cl::Value) -> cl::Value {
+        if self.facts.bool_before(pc, r) {
+            self.b.ins().icmp_imm_s(IntCC::Equal, x, L::TRUE_BITS as i64)
+        } else {
+            self.truthy(x)
+        }
+    }
+
     /// Truthiness as an i8 (booleans inline, everything else through the runtime).
     fn truthy(&mut self, x: cl::Value) -> cl::Value {
         let is_true = self.b.ins().icmp_imm_s(IntCC::Equal, x, L::TRUE_BITS as i64);
@@ -2105,19 +2199,8 @@ impl<'f, 'p> Translator<'f, 'p> {
             let fblk = self.b.create_block();
             self.b.ins().brif(floats, fblk, &[], slow, &[]);
             self.b.switch_to_block(fblk);
-            let a = self.b.ins().bitcast(types::F64, MemFlagsData::new(), x);
-            let c = self.b.ins().bitcast(types::F64, MemFlagsData::new(), y);
-            let r = match op {
-                ArithOp::Add => self.b.ins().fadd(a, c),
-                ArithOp::Sub => self.b.ins().fsub(a, c),
-                ArithOp::Mul => self.b.ins().fmul(a, c),
-                _ => self.b.ins().fdiv(a, c),
-            };
-            let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), r);
-            // NaNs are canonicalised so they never look like a tagged value.
-            let nan = self.b.ins().fcmp(FloatCC::Unordered, r, r);
-            let canon = self.iconst(L::CANON_NAN);
-            let word = self.b.ins().select(nan, canon, bits);
+            let (a, c) = (self.f64_of(x), self.f64_of(y));
+            let word = self.float_arith(op, a, c);
             self.b.ins().jump(join, &[word.into()]);
         }
         self.b.switch_to_block(fast);
@@ -2166,6 +2249,51 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.block_params(join)[0]
     }
 
+    /// Whether register `a` (and `b`, if given) surely holds a Float at `pc`.
+    fn floats(&self, pc: usize, a: ir::Reg, b: Option<ir::Reg>) -> bool {
+        self.facts.float_before(pc, a) && b.is_none_or(|b| self.facts.float_before(pc, b))
+    }
+
+    /// The f64 in a Float word.
+    fn f64_of(&mut self, w: cl::Value) -> cl::Value {
+        self.b.ins().bitcast(types::F64, MemFlagsData::new(), w)
+    }
+
+    /// The word of an f64 result; NaNs are canonicalised so they never look like a
+    /// tagged value.
+    fn float_word(&mut self, r: cl::Value) -> cl::Value {
+        let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), r);
+        let nan = self.b.ins().fcmp(FloatCC::Unordered, r, r);
+        let canon = self.iconst(L::CANON_NAN);
+        self.b.ins().select(nan, canon, bits)
+    }
+
+    /// `a op b` on two f64 (not `%`), as IEEE arithmetic like the runtime's; the word
+    /// of the result.
+    fn float_arith(&mut self, op: ArithOp, a: cl::Value, b: cl::Value) -> cl::Value {
+        let r = match op {
+            ArithOp::Add => self.b.ins().fadd(a, b),
+            ArithOp::Sub => self.b.ins().fsub(a, b),
+            ArithOp::Mul => self.b.ins().fmul(a, b),
+            ArithOp::Div => self.b.ins().fdiv(a, b),
+            ArithOp::Mod => unreachable!("Float % is computed by the runtime"),
+        };
+        self.float_word(r)
+    }
+
+    /// `a op b` on two f64 as an i8 (NaN compares false, `!=` true).
+    fn float_compare(&mut self, op: CmpKind, a: cl::Value, b: cl::Value) -> cl::Value {
+        let fcc = match op {
+            CmpKind::Eq => FloatCC::Equal,
+            CmpKind::Ne => FloatCC::NotEqual,
+            CmpKind::Lt => FloatCC::LessThan,
+            CmpKind::Le => FloatCC::LessThanOrEqual,
+            CmpKind::Gt => FloatCC::GreaterThan,
+            CmpKind::Ge => FloatCC::GreaterThanOrEqual,
+        };
+        self.b.ins().fcmp(fcc, a, b)
+    }
+
     /// `x op y` as an i8 with an inline small-Int path.
     fn compare(&mut self, op: CmpKind, x: cl::Value, y: cl::Value, pc: usize) -> cl::Value {
         let join = self.b.create_block();
@@ -2186,17 +2314,8 @@ impl<'f, 'p> Translator<'f, 'p> {
         let fblk = self.b.create_block();
         self.b.ins().brif(floats, fblk, &[], slow, &[]);
         self.b.switch_to_block(fblk);
-        let fa = self.b.ins().bitcast(types::F64, MemFlagsData::new(), x);
-        let fb = self.b.ins().bitcast(types::F64, MemFlagsData::new(), y);
-        let fcc = match op {
-            CmpKind::Eq => FloatCC::Equal,
-            CmpKind::Ne => FloatCC::NotEqual,
-            CmpKind::Lt => FloatCC::LessThan,
-            CmpKind::Le => FloatCC::LessThanOrEqual,
-            CmpKind::Gt => FloatCC::GreaterThan,
-            CmpKind::Ge => FloatCC::GreaterThanOrEqual,
-        };
-        let ft = self.b.ins().fcmp(fcc, fa, fb);
+        let (fa, fb) = (self.f64_of(x), self.f64_of(y));
+        let ft = self.float_compare(op, fa, fb);
         self.b.ins().jump(join, &[ft.into()]);
         self.b.switch_to_block(fast);
         // Shifting the tag out keeps the payload's order (sign in the top bit).

@@ -14,6 +14,7 @@
 pub mod dump;
 pub mod fgc;
 pub mod lower;
+pub mod regs;
 pub mod server;
 pub mod verify;
 
@@ -408,6 +409,29 @@ pub enum Instr {
     ArrayRest { dst: Reg, arr: Reg, skip: u16 },
     /// no operation
     Nop,
+}
+
+impl Instr {
+    /// The instruction index a branch may continue at (besides the next one), for every
+    /// instruction that jumps. `TryBegin`'s handler is not a jump target: it is reached
+    /// only through an error.
+    pub fn jump_target(&self) -> Option<u32> {
+        match *self {
+            Instr::Jmp { target }
+            | Instr::JmpIf { target, .. }
+            | Instr::JmpIfNot { target, .. }
+            | Instr::JmpIfDefined { target, .. }
+            | Instr::JmpIfNotCmp { target, .. }
+            | Instr::JmpIfNotCmpI { target, .. }
+            | Instr::ForNext { exit: target, .. } => Some(target),
+            _ => None,
+        }
+    }
+
+    /// Whether execution may go on with the next instruction.
+    pub fn falls_through(&self) -> bool {
+        !matches!(self, Instr::Jmp { .. } | Instr::Return { .. } | Instr::Raise { .. })
+    }
 }
 
 impl Module {

@@ -1,0 +1,539 @@
+//! Register facts for the code generator: which registers are read later (liveness),
+//! which may hold a heap reference, and which surely hold a Float.
+//!
+//! Every IR register owns its value until it is overwritten or the function returns.
+//! Without more knowledge, the generated code keeps every register's value alive to
+//! the end: the error exit releases all registers, so each value is an operand of
+//! every failing instruction's exit edge, and a loop's temporaries stay in machine
+//! registers (or spill slots) for the whole function; and every overwrite tests the
+//! old value for a heap reference to release.
+//!
+//! Two analyses over the instructions, counting the edges of errors to the `try`
+//! handlers open at each instruction:
+//! - backward, liveness: the registers some path from an instruction may still read;
+//! - forward, three sets at the start of each instruction: registers that may hold
+//!   anything but `null` (`any`), that may hold a heap reference (`heap`), and that
+//!   surely hold a Float (`float`). The result rules follow the runtime's arithmetic
+//!   (`libforge::ops::arith`): Int ⊕ Int gives an Int (a heap Int when it leaves the
+//!   48-bit range) or a Float; anything with a Float gives a Float or fails, except
+//!   that `+` with a String concatenates; `x % k` by an Int constant is a small Int or
+//!   a Float.
+//!
+//! The code generator then:
+//! - sets the registers that are not live any more to `null` before each instruction
+//!   ([`Facts::kills`]), releasing the ones that may hold a heap reference;
+//! - leaves out the release of a register's old value when it cannot be a heap
+//!   reference ([`Facts::heap_before`]);
+//! - moves a value instead of copying it (no count increment and decrement) when the
+//!   source is not read afterwards ([`Facts::live_after`]);
+//! - computes on Floats without tag tests where both operands are known to be Floats
+//!   ([`Facts::float_before`]).
+//!
+//! The operand walk ([`crate::ir::regs::touches`]) reports a register as read wherever
+//! an instruction's effect is not a plain write; a read reported too often only keeps
+//! a value alive longer. For the forward sets, a register an instruction may write in
+//! some way not modelled here is taken to hold anything afterwards.
+
+use crate::ir::{self, regs::touches, regs::Touch, ArithOp, Const, Instr, Reg, VarRef};
+
+use super::Open;
+
+/// Fixed-width register sets, `words` u64s each, stored back to back per instruction.
+struct Sets {
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl Sets {
+    fn new(n: usize, words: usize) -> Sets {
+        Sets { words, bits: vec![0; n * words] }
+    }
+    fn row(&self, i: usize) -> &[u64] {
+        &self.bits[i * self.words..(i + 1) * self.words]
+    }
+    fn row_mut(&mut self, i: usize) -> &mut [u64] {
+        &mut self.bits[i * self.words..(i + 1) * self.words]
+    }
+    fn has(&self, i: usize, r: Reg) -> bool {
+        self.row(i)[r as usize / 64] & (1 << (r % 64)) != 0
+    }
+}
+
+fn set(row: &mut [u64], r: Reg, on: bool) {
+    let (w, b) = (r as usize / 64, 1u64 << (r % 64));
+    if w < row.len() {
+        if on {
+            row[w] |= b;
+        } else {
+            row[w] &= !b;
+        }
+    }
+}
+
+fn get(row: &[u64], r: Reg) -> bool {
+    row.get(r as usize / 64).is_some_and(|w| w & (1 << (r % 64)) != 0)
+}
+
+/// The forward state at one point.
+#[derive(Clone, PartialEq)]
+struct State {
+    any: Vec<u64>,
+    heap: Vec<u64>,
+    float: Vec<u64>,
+    boolean: Vec<u64>,
+}
+
+impl State {
+    /// Joins `o` into `self`; returns whether `self` changed.
+    fn join(&mut self, o: &State) -> bool {
+        let mut changed = false;
+        for w in 0..self.any.len() {
+            let (a, h, f) = (self.any[w] | o.any[w], self.heap[w] | o.heap[w], self.float[w] & o.float[w]);
+            let b = self.boolean[w] & o.boolean[w];
+            changed |= a != self.any[w] || h != self.heap[w] || f != self.float[w] || b != self.boolean[w];
+            self.any[w] = a;
+            self.heap[w] = h;
+            self.float[w] = f;
+            self.boolean[w] = b;
+        }
+        changed
+    }
+    /// `r` now holds a value of unknown kind.
+    fn unknown(&mut self, r: Reg) {
+        set(&mut self.any, r, true);
+        set(&mut self.heap, r, true);
+        set(&mut self.float, r, false);
+        set(&mut self.boolean, r, false);
+    }
+    /// `r` now holds a value that is not a heap reference (`float`: surely a Float).
+    fn scalar(&mut self, r: Reg, float: bool) {
+        set(&mut self.any, r, true);
+        set(&mut self.heap, r, false);
+        set(&mut self.float, r, float);
+        set(&mut self.boolean, r, false);
+    }
+    /// `r` now holds a Bool.
+    fn boolean(&mut self, r: Reg) {
+        self.scalar(r, false);
+        set(&mut self.boolean, r, true);
+    }
+    /// `r` now holds `null`.
+    fn null(&mut self, r: Reg) {
+        set(&mut self.any, r, false);
+        set(&mut self.heap, r, false);
+        set(&mut self.float, r, false);
+        set(&mut self.boolean, r, false);
+    }
+    fn copy(&mut self, dst: Reg, src: Reg) {
+        let (a, h, f) = (get(&self.any, src), get(&self.heap, src), get(&self.float, src));
+        let b = get(&self.boolean, src);
+        set(&mut self.any, dst, a);
+        set(&mut self.heap, dst, h);
+        set(&mut self.float, dst, f);
+        set(&mut self.boolean, dst, b);
+    }
+    fn is_float(&self, r: Reg) -> bool {
+        get(&self.float, r)
+    }
+    fn is_heap(&self, r: Reg) -> bool {
+        get(&self.heap, r)
+    }
+}
+
+pub struct Facts {
+    live_in: Sets,
+    live_out: Sets,
+    /// After the kills at the start of each instruction.
+    heap: Sets,
+    float: Sets,
+    boolean: Sets,
+    kills: Vec<Vec<(Reg, bool)>>,
+    /// Registers that may hold a heap reference somewhere in the function.
+    heap_somewhere: Vec<u64>,
+}
+
+impl Facts {
+    /// `stacks` are the blocks open at each instruction (`None` where unreachable).
+    pub fn analyse(m: &ir::Module, p: &ir::Proto, stacks: &[Option<Vec<Open>>]) -> Facts {
+        let code = &p.code;
+        let n = code.len();
+        let n_regs = p.n_regs as usize;
+        let words = n_regs.div_ceil(64).max(1);
+        let mut reads = Sets::new(n, words);
+        let mut writes = Sets::new(n, words);
+        let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut handlers: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for pc in 0..n {
+            let Some(stack) = &stacks[pc] else { continue };
+            let ins = &code[pc];
+            touches(m, p, ins, &mut |r, t| {
+                if (r as usize) < n_regs {
+                    match t {
+                        Touch::Read => set(reads.row_mut(pc), r, true),
+                        Touch::Write => set(writes.row_mut(pc), r, true),
+                    }
+                }
+            });
+            let s = &mut succs[pc];
+            if let Some(t) = ins.jump_target() {
+                s.push(t as usize);
+            }
+            if ins.falls_through() && pc + 1 < n {
+                s.push(pc + 1);
+            }
+            if let Instr::TryBegin { handler, .. } = *ins {
+                s.push(handler as usize);
+            }
+            // An error here continues at any open handler (an uncatchable one passes
+            // the inner ones by).
+            for open in stack {
+                if let Open::Try { handler, .. } = *open {
+                    handlers[pc].push(handler);
+                }
+            }
+            s.sort_unstable();
+            s.dedup();
+        }
+
+        // Liveness, backward to a fixed point.
+        let mut live_in = Sets::new(n, words);
+        let mut live_out = Sets::new(n, words);
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for pc in (0..n).rev() {
+                if stacks[pc].is_none() {
+                    continue;
+                }
+                for w in 0..words {
+                    let mut out = 0u64;
+                    for &s in succs[pc].iter().chain(&handlers[pc]) {
+                        out |= live_in.row(s)[w];
+                    }
+                    let inn = reads.row(pc)[w] | (out & !writes.row(pc)[w]);
+                    live_out.row_mut(pc)[w] = out;
+                    if inn != live_in.row(pc)[w] {
+                        live_in.row_mut(pc)[w] = inn;
+                        changed = true;
+                    }
+                }
+            }
+        }
+
+        // The forward sets, from the entry (which holds the parameters) to a fixed
+        // point. `entry[pc]` is the state before the kills at `pc`.
+        let empty = State { any: vec![0; words], heap: vec![0; words], float: vec![0; words], boolean: vec![0; words] };
+        let mut entry: Vec<Option<State>> = vec![None; n];
+        if n > 0 {
+            let mut s0 = empty.clone();
+            for r in 0..p.n_params {
+                s0.unknown(r);
+            }
+            entry[0] = Some(s0);
+        }
+        let mut work: Vec<usize> = if n > 0 { vec![0] } else { Vec::new() };
+        let mut heap_somewhere = vec![0u64; words];
+        for r in 0..p.n_params {
+            set(&mut heap_somewhere, r, true);
+        }
+        let mut queued = vec![false; n];
+        if n > 0 {
+            queued[0] = true;
+        }
+        let push =
+            |to: usize, st: &State, entry: &mut Vec<Option<State>>, work: &mut Vec<usize>, queued: &mut Vec<bool>| {
+                let changed = match &mut entry[to] {
+                    Some(old) => old.join(st),
+                    slot @ None => {
+                        *slot = Some(st.clone());
+                        true
+                    }
+                };
+                if changed && !queued[to] {
+                    queued[to] = true;
+                    work.push(to);
+                }
+            };
+        while let Some(pc) = work.pop() {
+            queued[pc] = false;
+            if stacks[pc].is_none() {
+                continue;
+            }
+            let mut st = entry[pc].clone().expect("state");
+            for w in 0..words {
+                let l = live_in.row(pc)[w];
+                st.any[w] &= l;
+                st.heap[w] &= l;
+                st.float[w] &= l;
+                st.boolean[w] &= l;
+            }
+            let before = st.clone();
+            let after = transfer(m, p, pc, &code[pc], st, &reads, &writes, &live_out);
+            for w in 0..words {
+                heap_somewhere[w] |= before.heap[w] | after.heap[w];
+            }
+            for &s in &succs[pc] {
+                push(s, &after, &mut entry, &mut work, &mut queued);
+            }
+            if !handlers[pc].is_empty() {
+                // An error leaves the registers as they were, or partly written.
+                let mut err = before.clone();
+                err.join(&after);
+                for w in 0..words {
+                    err.float[w] = before.float[w] & after.float[w];
+                    err.boolean[w] = before.boolean[w] & after.boolean[w];
+                }
+                for &h in &handlers[pc] {
+                    let mut e = err.clone();
+                    if let Some(Open::Try { err: er, .. }) = stacks[pc]
+                        .as_ref()
+                        .and_then(|s| s.iter().find(|o| matches!(o, Open::Try { handler, .. } if *handler == h)))
+                    {
+                        e.unknown(*er);
+                    }
+                    push(h, &e, &mut entry, &mut work, &mut queued);
+                }
+            }
+        }
+
+        let mut heap = Sets::new(n, words);
+        let mut float = Sets::new(n, words);
+        let mut boolean = Sets::new(n, words);
+        let mut kills = vec![Vec::new(); n];
+        for pc in 0..n {
+            let Some(st) = &entry[pc] else { continue };
+            if stacks[pc].is_none() {
+                continue;
+            }
+            for w in 0..words {
+                let l = live_in.row(pc)[w];
+                heap.row_mut(pc)[w] = st.heap[w] & l;
+                float.row_mut(pc)[w] = st.float[w] & l;
+                boolean.row_mut(pc)[w] = st.boolean[w] & l;
+                let mut dead = st.any[w] & !l;
+                while dead != 0 {
+                    let b = dead.trailing_zeros() as usize;
+                    dead &= dead - 1;
+                    let r = (w * 64 + b) as Reg;
+                    kills[pc].push((r, get(&st.heap, r)));
+                }
+            }
+        }
+        // The `err` registers of handlers get the error object.
+        for stack in stacks.iter().flatten() {
+            for open in stack {
+                if let Open::Try { err, .. } = *open {
+                    set(&mut heap_somewhere, err, true);
+                }
+            }
+        }
+        Facts { live_in, live_out, heap, float, boolean, kills, heap_somewhere }
+    }
+
+    /// The registers to set to `null` before instruction `pc` runs, and whether each
+    /// may hold a heap reference to release.
+    pub fn kills(&self, pc: usize) -> &[(Reg, bool)] {
+        &self.kills[pc]
+    }
+
+    /// Whether some path after instruction `pc` may read register `r`.
+    pub fn live_after(&self, pc: usize, r: Reg) -> bool {
+        self.live_out.has(pc, r)
+    }
+
+    /// Whether some path from instruction `pc` (included) may read register `r`.
+    #[allow(dead_code)]
+    pub fn live_before(&self, pc: usize, r: Reg) -> bool {
+        self.live_in.has(pc, r)
+    }
+
+    /// Whether register `r` may hold a heap reference when instruction `pc` starts.
+    pub fn heap_before(&self, pc: usize, r: Reg) -> bool {
+        self.heap.has(pc, r)
+    }
+
+    /// Whether register `r` may hold a heap reference at some point of the function
+    /// (the error exit releases only these).
+    pub fn heap_somewhere(&self, r: Reg) -> bool {
+        get(&self.heap_somewhere, r)
+    }
+
+    /// Whether register `r` surely holds a Bool when instruction `pc` starts.
+    pub fn bool_before(&self, pc: usize, r: Reg) -> bool {
+        self.boolean.has(pc, r)
+    }
+
+    /// Whether register `r` surely holds a Float when instruction `pc` starts.
+    pub fn float_before(&self, pc: usize, r: Reg) -> bool {
+        self.float.has(pc, r)
+    }
+}
+
+/// Instructions whose reported reads are only reads: the registers keep their values.
+fn reads_only(ins: &Instr) -> bool {
+    use Instr as I;
+    matches!(
+        ins,
+        I::Move { .. }
+            | I::Neg { .. }
+            | I::Not { .. }
+            | I::Truthy { .. }
+            | I::Must { .. }
+            | I::Question { .. }
+            | I::Await { .. }
+            | I::Freeze { .. }
+            | I::Ask { .. }
+            | I::IsDefined { .. }
+            | I::NewCell { .. }
+            | I::Spawn { .. }
+            | I::SetGlobal { .. }
+            | I::SetUpval { .. }
+            | I::Return { .. }
+            | I::Print { .. }
+            | I::GetCell { .. }
+            | I::SetCell { .. }
+            | I::GetUpval { .. }
+            | I::Closure { .. }
+            | I::Arith { .. }
+            | I::ArithI { .. }
+            | I::Compare { .. }
+            | I::CompareI { .. }
+            | I::CompareLenient { .. }
+            | I::GetIndex { .. }
+            | I::GetField { .. }
+            | I::GetKeyOr { .. }
+            | I::VariantField { .. }
+            | I::TestBool { .. }
+            | I::TestLiteral { .. }
+            | I::TestVariant { .. }
+            | I::TestIdent { .. }
+            | I::ArrayAt { .. }
+            | I::ArrayRest { .. }
+            | I::JmpIfNotCmp { .. }
+            | I::JmpIfNotCmpI { .. }
+            | I::JmpIf { .. }
+            | I::JmpIfNot { .. }
+            | I::JmpIfDefined { .. }
+            | I::Jmp { .. }
+            | I::NewArray { .. }
+            | I::Concat { .. }
+            | I::Call { .. }
+            | I::CallMethod { .. }
+            | I::LoadK { .. }
+            | I::LoadInt { .. }
+            | I::LoadSpecial { .. }
+            | I::LoadBuiltin { .. }
+            | I::GetGlobal { .. }
+            | I::GetGlobalOpt { .. }
+            | I::NewObject { .. }
+            | I::NewStruct { .. }
+            | I::Nop
+            | I::TryEnd
+            | I::TimeoutEnd
+            | I::CheckCancel
+            | I::Raise { .. }
+    )
+}
+
+/// The state after instruction `ins` at `pc`, from the state `st` before it.
+#[allow(clippy::too_many_arguments)]
+fn transfer(
+    m: &ir::Module,
+    p: &ir::Proto,
+    pc: usize,
+    ins: &Instr,
+    mut st: State,
+    reads: &Sets,
+    writes: &Sets,
+    live_out: &Sets,
+) -> State {
+    let _ = m;
+    use Instr as I;
+    let before = st.clone();
+    // Whatever is written (or may be, for instructions not known to only read) holds
+    // a value of unknown kind, unless a rule below says more.
+    let n = p.n_regs;
+    for r in 0..n {
+        if get(writes.row(pc), r) || (!reads_only(ins) && get(reads.row(pc), r)) {
+            st.unknown(r);
+        }
+    }
+    // Results whose kind is known from the operands (read in `before`).
+    let sum_is_float =
+        |a: Reg, b: Reg| (before.is_float(a) && !before.is_heap(b)) || (before.is_float(b) && !before.is_heap(a));
+    match *ins {
+        I::LoadSpecial { dst, which: ir::Special::True | ir::Special::False }
+        | I::Compare { dst, .. }
+        | I::CompareI { dst, .. }
+        | I::CompareLenient { dst, .. }
+        | I::Not { dst, .. }
+        | I::Truthy { dst, .. }
+        | I::IsDefined { dst, .. }
+        | I::TestVariant { dst, .. }
+        | I::TestLiteral { dst, .. }
+        | I::TestBool { dst, .. }
+        | I::TestIdent { dst, .. } => st.boolean(dst),
+        I::LoadInt { dst, .. } | I::LoadSpecial { dst, .. } => st.scalar(dst, false),
+        I::LoadK { dst, k } => match p.consts.get(k as usize) {
+            Some(Const::Int(i)) if (forge_abi::layout::INT_IMM_MIN..=forge_abi::layout::INT_IMM_MAX).contains(i) => {
+                st.scalar(dst, false)
+            }
+            Some(Const::Float(_)) => st.scalar(dst, true),
+            _ => st.unknown(dst),
+        },
+        I::Move { dst, src } => {
+            if dst != src {
+                st.copy(dst, src);
+                if !get(live_out.row(pc), src) {
+                    // The value moves: the source is left `null`.
+                    st.null(src);
+                }
+            }
+        }
+        I::ArithI { op, dst, a, imm } => {
+            if before.is_float(a) {
+                st.scalar(dst, true);
+            } else if op == ArithOp::Mod && imm != 0 {
+                // |Int % k| < |k|; a Float stays a Float; anything else fails.
+                st.scalar(dst, false);
+            }
+        }
+        I::Arith { op, dst, a, b } => match op {
+            ArithOp::Add => {
+                if sum_is_float(a, b) {
+                    st.scalar(dst, true);
+                }
+            }
+            ArithOp::Sub | ArithOp::Mul | ArithOp::Div => {
+                if before.is_float(a) || before.is_float(b) {
+                    st.scalar(dst, true);
+                }
+            }
+            ArithOp::Mod => {
+                if before.is_float(a) || before.is_float(b) {
+                    st.scalar(dst, true);
+                } else if !before.is_heap(b) {
+                    // A small Int divisor bounds the remainder; a String operand fails.
+                    st.scalar(dst, false);
+                }
+            }
+        },
+        I::Neg { dst, src } => {
+            if before.is_float(src) {
+                st.scalar(dst, true);
+            }
+        }
+        I::AppendVar { path, src } => {
+            // `x = x + e` in place: on a register, the sum's kind as for `Add`.
+            if let Some(info) = p.paths.get(path as usize) {
+                if let VarRef::Reg(r) = info.root {
+                    if info.steps.is_empty() && sum_is_float(r, src) {
+                        st.scalar(r, true);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    st
+}
