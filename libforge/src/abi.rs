@@ -553,7 +553,24 @@ pub unsafe extern "C" fn forge_cell_get(
     name: *const u8,
     name_len: i64,
 ) -> u64 {
-    let v = borrow(&cell).cell_get();
+    // SAFETY: as this function's caller guarantees.
+    unsafe { cell_value(ctx, closure, &borrow(&cell), site, name, name_len) }
+}
+
+/// The value in closure cell `cell`, or the `undefined variable` error for `name`
+/// (`name_len < 0`: no check) while the variable is not bound yet.
+///
+/// # Safety
+/// `ctx` is live; `site` and `name` point to static data.
+unsafe fn cell_value(
+    ctx: *mut NativeCtx,
+    closure: u64,
+    cell: &Value,
+    site: *const SiteDesc,
+    name: *const u8,
+    name_len: i64,
+) -> u64 {
+    let v = cell.cell_get();
     if v.is_undef() && name_len >= 0 {
         // SAFETY: ctx is live; site and name point to static data.
         let (ctx, site, name) = unsafe { (cx(ctx), &*site, static_str(name, name_len)) };
@@ -579,14 +596,8 @@ pub unsafe extern "C" fn forge_upval_get(
         // SAFETY: ctx is live.
         return unsafe { cx(ctx) }.fail(Error::new("internal error: no such upvalue"));
     };
-    let v = cell.cell_get();
-    if v.is_undef() && name_len >= 0 {
-        // SAFETY: ctx is live; site and name point to static data.
-        let (ctx, site, name) = unsafe { (cx(ctx), &*site, static_str(name, name_len)) };
-        let e = with_env(closure, |e| undefined(name, e, site)).unwrap_or_else(no_env);
-        return ctx.fail(e);
-    }
-    v.into_bits()
+    // SAFETY: as this function's caller guarantees.
+    unsafe { cell_value(ctx, closure, cell, site, name, name_len) }
 }
 
 /// `SetUpval`: stores a copy of `v` in the closure's upvalue cell `idx`.

@@ -11,9 +11,10 @@
 //! Two analyses over the instructions, counting the edges of errors to the `try`
 //! handlers open at each instruction:
 //! - backward, liveness: the registers some path from an instruction may still read;
-//! - forward, three sets at the start of each instruction: registers that may hold
-//!   anything but `null` (`any`), that may hold a heap reference (`heap`), and that
-//!   surely hold a Float (`float`). The result rules follow the runtime's arithmetic
+//! - forward, sets at the start of each instruction: registers that may hold anything
+//!   but `null` (`any`), that may hold a heap reference (`heap`), that surely hold a
+//!   Float (`float`), a Bool (`boolean`), or an immortal constant (`constant`: the
+//!   strings and large Ints of `LoadK`, which need no release). The result rules follow the runtime's arithmetic
 //!   (`libforge::ops::arith`): Int ⊕ Int gives an Int (a heap Int when it leaves the
 //!   48-bit range) or a Float; anything with a Float gives a Float or fails, except
 //!   that `+` with a String concatenates; `x % k` by an Int constant is a small Int or
@@ -81,6 +82,9 @@ struct State {
     heap: Vec<u64>,
     float: Vec<u64>,
     boolean: Vec<u64>,
+    /// Registers that surely hold an immortal constant (nothing to release, though it
+    /// may be a String or a large Int).
+    constant: Vec<u64>,
 }
 
 impl State {
@@ -90,7 +94,10 @@ impl State {
         for w in 0..self.any.len() {
             let (a, h, f) = (self.any[w] | o.any[w], self.heap[w] | o.heap[w], self.float[w] & o.float[w]);
             let b = self.boolean[w] & o.boolean[w];
+            let c = self.constant[w] & o.constant[w];
             changed |= a != self.any[w] || h != self.heap[w] || f != self.float[w] || b != self.boolean[w];
+            changed |= c != self.constant[w];
+            self.constant[w] = c;
             self.any[w] = a;
             self.heap[w] = h;
             self.float[w] = f;
@@ -104,6 +111,16 @@ impl State {
         set(&mut self.heap, r, true);
         set(&mut self.float, r, false);
         set(&mut self.boolean, r, false);
+        set(&mut self.constant, r, false);
+    }
+    /// `r` now holds an immortal constant of unknown kind.
+    fn constant(&mut self, r: Reg) {
+        self.unknown(r);
+        set(&mut self.constant, r, true);
+    }
+    /// Registers that may hold a counted reference (one to release).
+    fn counted(&self, w: usize) -> u64 {
+        self.heap[w] & !self.constant[w]
     }
     /// `r` now holds a value that is not a heap reference (`float`: surely a Float).
     fn scalar(&mut self, r: Reg, float: bool) {
@@ -111,6 +128,7 @@ impl State {
         set(&mut self.heap, r, false);
         set(&mut self.float, r, float);
         set(&mut self.boolean, r, false);
+        set(&mut self.constant, r, false);
     }
     /// `r` now holds a Bool.
     fn boolean(&mut self, r: Reg) {
@@ -123,10 +141,13 @@ impl State {
         set(&mut self.heap, r, false);
         set(&mut self.float, r, false);
         set(&mut self.boolean, r, false);
+        set(&mut self.constant, r, false);
     }
     fn copy(&mut self, dst: Reg, src: Reg) {
         let (a, h, f) = (get(&self.any, src), get(&self.heap, src), get(&self.float, src));
         let b = get(&self.boolean, src);
+        let c = get(&self.constant, src);
+        set(&mut self.constant, dst, c);
         set(&mut self.any, dst, a);
         set(&mut self.heap, dst, h);
         set(&mut self.float, dst, f);
@@ -222,7 +243,13 @@ impl Facts {
 
         // The forward sets, from the entry (which holds the parameters) to a fixed
         // point. `entry[pc]` is the state before the kills at `pc`.
-        let empty = State { any: vec![0; words], heap: vec![0; words], float: vec![0; words], boolean: vec![0; words] };
+        let empty = State {
+            any: vec![0; words],
+            heap: vec![0; words],
+            float: vec![0; words],
+            boolean: vec![0; words],
+            constant: vec![0; words],
+        };
         let mut entry: Vec<Option<State>> = vec![None; n];
         if n > 0 {
             let mut s0 = empty.clone();
@@ -266,11 +293,12 @@ impl Facts {
                 st.heap[w] &= l;
                 st.float[w] &= l;
                 st.boolean[w] &= l;
+                st.constant[w] &= l;
             }
             let before = st.clone();
             let after = transfer(m, p, pc, &code[pc], st, &reads, &writes, &live_out);
             for w in 0..words {
-                heap_somewhere[w] |= before.heap[w] | after.heap[w];
+                heap_somewhere[w] |= before.counted(w) | after.counted(w);
             }
             for &s in &succs[pc] {
                 push(s, &after, &mut entry, &mut work, &mut queued);
@@ -282,6 +310,7 @@ impl Facts {
                 for w in 0..words {
                     err.float[w] = before.float[w] & after.float[w];
                     err.boolean[w] = before.boolean[w] & after.boolean[w];
+                    err.constant[w] = before.constant[w] & after.constant[w];
                 }
                 for &h in &handlers[pc] {
                     let mut e = err.clone();
@@ -307,7 +336,7 @@ impl Facts {
             }
             for w in 0..words {
                 let l = live_in.row(pc)[w];
-                heap.row_mut(pc)[w] = st.heap[w] & l;
+                heap.row_mut(pc)[w] = st.counted(w) & l;
                 float.row_mut(pc)[w] = st.float[w] & l;
                 boolean.row_mut(pc)[w] = st.boolean[w] & l;
                 let mut dead = st.any[w] & !l;
@@ -315,7 +344,7 @@ impl Facts {
                     let b = dead.trailing_zeros() as usize;
                     dead &= dead - 1;
                     let r = (w * 64 + b) as Reg;
-                    kills[pc].push((r, get(&st.heap, r)));
+                    kills[pc].push((r, st.counted(w) & (1 << b) != 0));
                 }
             }
         }
@@ -347,7 +376,8 @@ impl Facts {
         self.live_in.has(pc, r)
     }
 
-    /// Whether register `r` may hold a heap reference when instruction `pc` starts.
+    /// Whether register `r` may hold a counted heap reference (one to release; not an
+    /// immortal constant) when instruction `pc` starts.
     pub fn heap_before(&self, pc: usize, r: Reg) -> bool {
         self.heap.has(pc, r)
     }
@@ -367,6 +397,43 @@ impl Facts {
     pub fn float_before(&self, pc: usize, r: Reg) -> bool {
         self.float.has(pc, r)
     }
+}
+
+/// The registers an instruction may change besides those `touches` reports as plain
+/// writes; `None` when not modelled (every register it reads may change).
+fn changed_besides_writes(p: &ir::Proto, ins: &Instr) -> Option<Vec<Reg>> {
+    use Instr as I;
+    if reads_only(ins) {
+        return Some(Vec::new());
+    }
+    let root = |path: u16| match p.paths.get(path as usize).map(|i| i.root) {
+        Some(VarRef::Reg(r)) => vec![r],
+        // A cell's content changes, not the register holding the cell.
+        Some(_) => Vec::new(),
+        None => Vec::new(),
+    };
+    Some(match *ins {
+        I::AppendVar { path, .. } | I::SetPath { path, .. } => root(path),
+        I::PushPop { path, dst, .. } => {
+            let mut v = root(path);
+            v.push(dst);
+            v
+        }
+        I::ForPrep { state, .. } => vec![state, state + 1],
+        I::ForNext { state, var, .. } => vec![state, state + 1, var, var + 1],
+        I::ArrayExtend { arr, .. } => vec![arr],
+        I::ObjInsert { obj, .. } | I::FinishStruct { obj, .. } => vec![obj],
+        I::TryBegin { .. }
+        | I::Check { .. }
+        | I::MatchExhaustive { .. }
+        | I::CheckDestructure { .. }
+        | I::TimeoutBegin { .. }
+        | I::Schedule { .. }
+        | I::Watch { .. }
+        | I::Decorator { .. }
+        | I::DefImpl { .. } => Vec::new(),
+        _ => return None,
+    })
 }
 
 /// Instructions whose reported reads are only reads: the registers keep their values.
@@ -453,8 +520,24 @@ fn transfer(
     // Whatever is written (or may be, for instructions not known to only read) holds
     // a value of unknown kind, unless a rule below says more.
     let n = p.n_regs;
+    match changed_besides_writes(p, ins) {
+        Some(regs) => {
+            for r in regs {
+                if r < n {
+                    st.unknown(r);
+                }
+            }
+        }
+        None => {
+            for r in 0..n {
+                if get(reads.row(pc), r) {
+                    st.unknown(r);
+                }
+            }
+        }
+    }
     for r in 0..n {
-        if get(writes.row(pc), r) || (!reads_only(ins) && get(reads.row(pc), r)) {
+        if get(writes.row(pc), r) {
             st.unknown(r);
         }
     }
@@ -479,7 +562,8 @@ fn transfer(
                 st.scalar(dst, false)
             }
             Some(Const::Float(_)) => st.scalar(dst, true),
-            _ => st.unknown(dst),
+            // Strings and large Ints: immortal values made once per site.
+            _ => st.constant(dst),
         },
         I::Move { dst, src } => {
             if dst != src {
