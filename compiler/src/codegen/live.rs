@@ -85,6 +85,8 @@ struct State {
     /// Registers that surely hold an immortal constant (nothing to release, though it
     /// may be a String or a large Int).
     constant: Vec<u64>,
+    /// Registers that surely hold a small Int (the 48-bit payload of an Int word).
+    small: Vec<u64>,
 }
 
 impl State {
@@ -95,9 +97,11 @@ impl State {
             let (a, h, f) = (self.any[w] | o.any[w], self.heap[w] | o.heap[w], self.float[w] & o.float[w]);
             let b = self.boolean[w] & o.boolean[w];
             let c = self.constant[w] & o.constant[w];
+            let sm = self.small[w] & o.small[w];
             changed |= a != self.any[w] || h != self.heap[w] || f != self.float[w] || b != self.boolean[w];
-            changed |= c != self.constant[w];
+            changed |= c != self.constant[w] || sm != self.small[w];
             self.constant[w] = c;
+            self.small[w] = sm;
             self.any[w] = a;
             self.heap[w] = h;
             self.float[w] = f;
@@ -112,6 +116,12 @@ impl State {
         set(&mut self.float, r, false);
         set(&mut self.boolean, r, false);
         set(&mut self.constant, r, false);
+        set(&mut self.small, r, false);
+    }
+    /// `r` now holds a small Int.
+    fn small(&mut self, r: Reg) {
+        self.scalar(r, false);
+        set(&mut self.small, r, true);
     }
     /// `r` now holds an immortal constant of unknown kind.
     fn constant(&mut self, r: Reg) {
@@ -129,6 +139,7 @@ impl State {
         set(&mut self.float, r, float);
         set(&mut self.boolean, r, false);
         set(&mut self.constant, r, false);
+        set(&mut self.small, r, false);
     }
     /// `r` now holds a Bool.
     fn boolean(&mut self, r: Reg) {
@@ -142,12 +153,15 @@ impl State {
         set(&mut self.float, r, false);
         set(&mut self.boolean, r, false);
         set(&mut self.constant, r, false);
+        set(&mut self.small, r, false);
     }
     fn copy(&mut self, dst: Reg, src: Reg) {
         let (a, h, f) = (get(&self.any, src), get(&self.heap, src), get(&self.float, src));
         let b = get(&self.boolean, src);
         let c = get(&self.constant, src);
         set(&mut self.constant, dst, c);
+        let sm = get(&self.small, src);
+        set(&mut self.small, dst, sm);
         set(&mut self.any, dst, a);
         set(&mut self.heap, dst, h);
         set(&mut self.float, dst, f);
@@ -168,6 +182,7 @@ pub struct Facts {
     heap: Sets,
     float: Sets,
     boolean: Sets,
+    small: Sets,
     kills: Vec<Vec<(Reg, bool)>>,
     /// Registers that may hold a heap reference somewhere in the function.
     heap_somewhere: Vec<u64>,
@@ -175,7 +190,11 @@ pub struct Facts {
 
 impl Facts {
     /// `stacks` are the blocks open at each instruction (`None` where unreachable).
-    pub fn analyse(m: &ir::Module, p: &ir::Proto, stacks: &[Option<Vec<Open>>]) -> Facts {
+    /// With `speculate`, the facts of the typed copy of a body (see [`guarded`]): where
+    /// an Int operation's operands are not known to be Floats, they are guarded to be
+    /// small Ints and the result is a small Int (the copy leaves for the generic code
+    /// when a guard or an overflow test fails).
+    pub fn analyse(m: &ir::Module, p: &ir::Proto, stacks: &[Option<Vec<Open>>], speculate: bool) -> Facts {
         let code = &p.code;
         let n = code.len();
         let n_regs = p.n_regs as usize;
@@ -249,6 +268,7 @@ impl Facts {
             float: vec![0; words],
             boolean: vec![0; words],
             constant: vec![0; words],
+            small: vec![0; words],
         };
         let mut entry: Vec<Option<State>> = vec![None; n];
         if n > 0 {
@@ -294,9 +314,10 @@ impl Facts {
                 st.float[w] &= l;
                 st.boolean[w] &= l;
                 st.constant[w] &= l;
+                st.small[w] &= l;
             }
             let before = st.clone();
-            let after = transfer(m, p, pc, &code[pc], st, &reads, &writes, &live_out);
+            let after = transfer(m, p, pc, &code[pc], st, &reads, &writes, &live_out, speculate);
             for w in 0..words {
                 heap_somewhere[w] |= before.counted(w) | after.counted(w);
             }
@@ -311,6 +332,7 @@ impl Facts {
                     err.float[w] = before.float[w] & after.float[w];
                     err.boolean[w] = before.boolean[w] & after.boolean[w];
                     err.constant[w] = before.constant[w] & after.constant[w];
+                    err.small[w] = before.small[w] & after.small[w];
                 }
                 for &h in &handlers[pc] {
                     let mut e = err.clone();
@@ -328,6 +350,7 @@ impl Facts {
         let mut heap = Sets::new(n, words);
         let mut float = Sets::new(n, words);
         let mut boolean = Sets::new(n, words);
+        let mut small = Sets::new(n, words);
         let mut kills = vec![Vec::new(); n];
         for pc in 0..n {
             let Some(st) = &entry[pc] else { continue };
@@ -339,6 +362,7 @@ impl Facts {
                 heap.row_mut(pc)[w] = st.counted(w) & l;
                 float.row_mut(pc)[w] = st.float[w] & l;
                 boolean.row_mut(pc)[w] = st.boolean[w] & l;
+                small.row_mut(pc)[w] = st.small[w] & l;
                 let mut dead = st.any[w] & !l;
                 while dead != 0 {
                     let b = dead.trailing_zeros() as usize;
@@ -356,7 +380,7 @@ impl Facts {
                 }
             }
         }
-        Facts { live_in, live_out, heap, float, boolean, kills, heap_somewhere }
+        Facts { live_in, live_out, heap, float, boolean, small, kills, heap_somewhere }
     }
 
     /// The registers to set to `null` before instruction `pc` runs, and whether each
@@ -386,6 +410,12 @@ impl Facts {
     /// (the error exit releases only these).
     pub fn heap_somewhere(&self, r: Reg) -> bool {
         get(&self.heap_somewhere, r)
+    }
+
+    /// Whether register `r` surely holds a small Int when instruction `pc` starts (in
+    /// the speculating analysis: on the code path where the guards held).
+    pub fn small_before(&self, pc: usize, r: Reg) -> bool {
+        self.small.has(pc, r)
     }
 
     /// Whether register `r` surely holds a Bool when instruction `pc` starts.
@@ -513,6 +543,7 @@ fn transfer(
     reads: &Sets,
     writes: &Sets,
     live_out: &Sets,
+    speculate: bool,
 ) -> State {
     let _ = m;
     use Instr as I;
@@ -556,7 +587,7 @@ fn transfer(
         | I::TestLiteral { dst, .. }
         | I::TestBool { dst, .. }
         | I::TestIdent { dst, .. } => st.boolean(dst),
-        I::LoadInt { dst, .. } | I::LoadSpecial { dst, .. } => st.scalar(dst, false),
+        I::LoadSpecial { dst, .. } => st.scalar(dst, false),
         I::LoadK { dst, k } => match p.consts.get(k as usize) {
             Some(Const::Int(i)) if (forge_abi::layout::INT_IMM_MIN..=forge_abi::layout::INT_IMM_MAX).contains(i) => {
                 st.scalar(dst, false)
@@ -565,6 +596,7 @@ fn transfer(
             // Strings and large Ints: immortal values made once per site.
             _ => st.constant(dst),
         },
+        I::LoadInt { dst, .. } => st.small(dst),
         I::Move { dst, src } => {
             if dst != src {
                 st.copy(dst, src);
@@ -619,5 +651,48 @@ fn transfer(
         }
         _ => {}
     }
+    if speculate {
+        if let Some((a, b)) = guarded(p, ins, &|r| before.is_float(r)) {
+            // Past the guards both operands are small Ints; the result of an Int
+            // operation is one too (an overflow leaves the typed copy).
+            st.small(a);
+            if let Some(b) = b {
+                st.small(b);
+            }
+            match *ins {
+                I::Arith { dst, .. } | I::ArithI { dst, .. } => st.small(dst),
+                I::Compare { dst, .. } | I::CompareI { dst, .. } => st.boolean(dst),
+                _ => {}
+            }
+        }
+    }
     st
+}
+
+/// The typed copy of a body guards the operands of an Int operation to be small Ints:
+/// the registers guarded by `ins` (the second is `None` for a constant operand), or
+/// `None` where the instruction is not specialised: Float arithmetic (`float` says
+/// which registers surely hold Floats) and everything that is not arithmetic or a
+/// comparison. `x = x + e` on a register counts as an Int addition.
+pub fn guarded(p: &ir::Proto, ins: &Instr, float: &dyn Fn(Reg) -> bool) -> Option<(Reg, Option<Reg>)> {
+    use Instr as I;
+    let pair = |a: Reg, b: Reg| if float(a) || float(b) { None } else { Some((a, Some(b))) };
+    match *ins {
+        I::Arith { a, b, .. } | I::Compare { a, b, .. } | I::JmpIfNotCmp { a, b, .. } => pair(a, b),
+        I::ArithI { a, .. } | I::CompareI { a, .. } | I::JmpIfNotCmpI { a, .. } => {
+            if float(a) {
+                None
+            } else {
+                Some((a, None))
+            }
+        }
+        I::AppendVar { path, src } => match p.paths.get(path as usize) {
+            Some(info) if info.steps.is_empty() => match info.root {
+                VarRef::Reg(r) => pair(r, src),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
 }

@@ -491,7 +491,12 @@ impl<'a, M: Module> Codegen<'a, M> {
                 direct_gets,
                 direct,
                 direct_refs,
-                facts: live::Facts::analyse(module, p, &stacks),
+                facts: live::Facts::analyse(module, p, &stacks, false),
+                tfacts: typed_copy(p).then(|| live::Facts::analyse(module, p, &stacks, true)),
+                typed: false,
+                gblocks: FxHashMap::default(),
+                payloads: FxHashMap::default(),
+                f64s: FxHashMap::default(),
                 held: Vec::new(),
             };
             t.translate()?;
@@ -732,8 +737,21 @@ struct Translator<'f, 'p> {
     direct: FxHashMap<usize, u32>,
     /// The fixed-arity bodies called directly.
     direct_refs: FxHashMap<u32, cl::FuncRef>,
-    /// Liveness and value kinds of the registers (see [`live`]).
+    /// Liveness and value kinds of the registers (see [`live`]); while the typed copy
+    /// is translated, the speculating facts (swapped with `tfacts`).
     facts: live::Facts,
+    /// The facts of the typed copy of the body, when it has one ([`typed_copy`]).
+    tfacts: Option<live::Facts>,
+    /// Whether the typed copy is being translated.
+    typed: bool,
+    /// While the typed copy is translated: the generic copy's blocks (its exits).
+    gblocks: FxHashMap<usize, cl::Block>,
+    /// Small-Int words the typed copy boxed, and Float words made from an f64, with
+    /// their payloads (so that a later operation on the same word does not unbox it
+    /// again). The payload is computed just before the word, so it is available
+    /// wherever the word is.
+    payloads: FxHashMap<cl::Value, cl::Value>,
+    f64s: FxHashMap<cl::Value, cl::Value>,
     /// The registers that may hold a heap reference at the point being translated:
     /// from [`live::Facts`] at each instruction's start, and every register written
     /// since (all of them on the shared error paths).
@@ -741,6 +759,15 @@ struct Translator<'f, 'p> {
 }
 
 const TAG_INT_HI: i64 = L::TAG_INT as i64;
+
+/// Whether a body gets a typed copy (see [`Translator::typed_instr`]): bodies with a
+/// loop, and short ones (recursive functions), that do Int arithmetic or comparisons.
+/// Others are compiled once, which keeps compile time down.
+fn typed_copy(p: &ir::Proto) -> bool {
+    let guarded = p.code.iter().filter(|i| live::guarded(p, i, &|_| false).is_some()).count();
+    let has_loop = p.code.iter().enumerate().any(|(pc, i)| i.jump_target().is_some_and(|t| (t as usize) <= pc));
+    guarded >= 2 && (has_loop || p.code.len() <= 48)
+}
 
 /// The boxed word of a small Int.
 fn int_word(v: i64) -> u64 {
@@ -1137,6 +1164,16 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
         }
         let stacks = Self::open_blocks(code)?;
+        // The typed copy leaves for the generic code before the instruction whose guard
+        // or overflow test failed: those instructions start blocks there.
+        let typed_starts: Vec<usize> = starts.clone();
+        if self.tfacts.is_some() {
+            for (pc, ins) in code.iter().enumerate() {
+                if live::guarded(self.p, ins, &|_| false).is_some() {
+                    starts.push(pc);
+                }
+            }
+        }
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
@@ -1167,6 +1204,14 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.blocks.insert(s, blk);
             }
         }
+        let mut tblocks = FxHashMap::default();
+        if self.tfacts.is_some() {
+            for &s in &typed_starts {
+                if s < code.len() && !tblocks.contains_key(&s) {
+                    tblocks.insert(s, self.b.create_block());
+                }
+            }
+        }
         let exit = self.b.create_block();
         self.exit = Some(exit);
         // Depth check. Like the VM, which refuses to push the frame, the error gets no
@@ -1178,13 +1223,44 @@ impl<'f, 'p> Translator<'f, 'p> {
         let max = self.b.ins().load(types::I32, MemFlagsData::trusted(), cx, forge_abi::abi::CTX_MAX_DEPTH);
         let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThan, d1, max);
         let deep_blk = self.b.create_block();
-        let start = self.blocks[&0];
+        let start = if self.tfacts.is_some() { tblocks[&0] } else { self.blocks[&0] };
         self.b.set_cold_block(deep_blk);
         self.b.ins().brif(too_deep, deep_blk, &[], start, &[]);
         self.b.switch_to_block(deep_blk);
         self.call_rt("forge_depth_error", &[cx]);
         self.b.ins().jump(exit, &[]);
 
+        self.translate_copy(&stacks)?;
+        if let Some(tfacts) = self.tfacts.take() {
+            // The typed copy: the same instructions under the speculating facts, with
+            // its own blocks; it leaves for the generic copy's blocks.
+            let generic_facts = std::mem::replace(&mut self.facts, tfacts);
+            self.gblocks = std::mem::replace(&mut self.blocks, tblocks);
+            self.typed = true;
+            self.translate_copy(&stacks)?;
+            self.typed = false;
+            self.blocks = std::mem::take(&mut self.gblocks);
+            self.facts = generic_facts;
+        }
+        // The shared error paths are reached from many points: there, every register
+        // that may hold a reference somewhere in the function may hold one.
+        for r in 0..self.p.n_regs {
+            self.held[r as usize] = self.facts.heap_somewhere(r);
+        }
+        self.emit_unwinds();
+        // The error exit.
+        self.b.switch_to_block(exit);
+        self.release_all();
+        self.leave_depth();
+        let exc = self.iconst(L::EXC_BITS);
+        self.b.ins().return_(&[exc]);
+        self.b.seal_all_blocks();
+        Ok(())
+    }
+
+    /// Translates every reachable instruction once, in order (one copy of the body).
+    fn translate_copy(&mut self, stacks: &[Option<Vec<Open>>]) -> CgResult<()> {
+        let code = &self.p.code;
         let mut terminated = true;
         for pc in 0..code.len() {
             let Some(stack) = &stacks[pc] else {
@@ -1202,27 +1278,150 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             self.cur_stack = stack.clone();
             self.release_dead(pc);
-            terminated = self.instr(pc, code[pc])?;
+            let ins = code[pc];
+            terminated = match self.typed.then(|| live::guarded(self.p, &ins, &|r| self.facts.float_before(pc, r))) {
+                Some(Some(ops)) => self.typed_instr(pc, ins, ops)?,
+                _ => self.instr(pc, ins)?,
+            };
         }
         if !terminated {
             self.cur_stack.clear();
             let null = self.iconst(L::NULL_BITS);
             self.return_value(null);
         }
-        // The shared error paths are reached from many points: there, every register
-        // that may hold a reference somewhere in the function may hold one.
-        for r in 0..self.p.n_regs {
-            self.held[r as usize] = self.facts.heap_somewhere(r);
-        }
-        self.emit_unwinds();
-        // The error exit.
-        self.b.switch_to_block(exit);
-        self.release_all();
-        self.leave_depth();
-        let exc = self.iconst(L::EXC_BITS);
-        self.b.ins().return_(&[exc]);
-        self.b.seal_all_blocks();
         Ok(())
+    }
+
+    /// Leaves the typed copy: continues with the generic code of instruction `pc`.
+    fn leave_typed(&mut self, pc: usize) {
+        let blk = self.gblocks[&pc];
+        self.b.ins().jump(blk, &[]);
+    }
+
+    /// In the typed copy: the payload of register `r` (holding `v`) as a small Int,
+    /// leaving for the generic code of `pc` unless it is one.
+    fn guard_small(&mut self, pc: usize, r: ir::Reg, v: cl::Value) -> cl::Value {
+        if let Some(&p) = self.payloads.get(&v) {
+            return p;
+        }
+        if !self.facts.small_before(pc, r) {
+            let ok = self.is_small(v);
+            let next = self.b.create_block();
+            let out = self.b.create_block();
+            self.b.set_cold_block(out);
+            self.b.ins().brif(ok, next, &[], out, &[]);
+            self.b.switch_to_block(out);
+            self.leave_typed(pc);
+            self.b.switch_to_block(next);
+        }
+        self.payload(v)
+    }
+
+    /// In the typed copy: continues when `ok`, else leaves for the generic code of `pc`.
+    fn typed_check(&mut self, pc: usize, ok: cl::Value) {
+        let next = self.b.create_block();
+        let out = self.b.create_block();
+        self.b.set_cold_block(out);
+        self.b.ins().brif(ok, next, &[], out, &[]);
+        self.b.switch_to_block(out);
+        self.leave_typed(pc);
+        self.b.switch_to_block(next);
+    }
+
+    /// An Int operation of the typed copy on small-Int operands (`live::guarded`): the
+    /// operands are guarded, the result must fit a small Int again; anything else
+    /// (another kind, an overflow, a zero divisor) runs the instruction generically.
+    /// Returns whether the block was terminated.
+    fn typed_instr(&mut self, pc: usize, ins: Instr, ops: (ir::Reg, Option<ir::Reg>)) -> CgResult<bool> {
+        let (a, b) = ops;
+        let xv = self.use_reg(a);
+        let x = self.guard_small(pc, a, xv);
+        let y = match (ins, b) {
+            (_, Some(b)) => {
+                let yv = self.use_reg(b);
+                self.guard_small(pc, b, yv)
+            }
+            (Instr::ArithI { imm, .. } | Instr::CompareI { imm, .. } | Instr::JmpIfNotCmpI { imm, .. }, None) => {
+                self.b.ins().iconst(types::I64, imm as i64)
+            }
+            _ => return err("internal error: a guarded instruction without a second operand"),
+        };
+        // |x % k| < |k| and |x / k| <= |x| for a constant k other than 0 and -1: the
+        // result is a small Int without a test.
+        let bounded = matches!(ins, Instr::ArithI { op: ArithOp::Mod | ArithOp::Div, imm, .. } if imm != -1);
+        let int_op = |this: &mut Self, op: ArithOp| -> cl::Value {
+            let r = match op {
+                ArithOp::Add => this.b.ins().iadd(x, y),
+                ArithOp::Sub => this.b.ins().isub(x, y),
+                ArithOp::Mul => {
+                    // 48-bit operands: the product fits i64 exactly when the high half
+                    // is the sign of the low half.
+                    let lo = this.b.ins().imul(x, y);
+                    let hi = this.b.ins().smulhi(x, y);
+                    let sign = this.b.ins().sshr_imm_u(lo, 63);
+                    let no_ovf = this.b.ins().icmp(IntCC::Equal, hi, sign);
+                    this.typed_check(pc, no_ovf);
+                    lo
+                }
+                ArithOp::Div | ArithOp::Mod => {
+                    let nz = this.b.ins().icmp_imm_s(IntCC::NotEqual, y, 0);
+                    this.typed_check(pc, nz);
+                    if op == ArithOp::Div {
+                        this.b.ins().sdiv(x, y)
+                    } else {
+                        this.b.ins().srem(x, y)
+                    }
+                }
+            };
+            if !bounded {
+                let fits = this.fits48(r);
+                this.typed_check(pc, fits);
+            }
+            let w = this.box_int(r);
+            this.payloads.insert(w, r);
+            w
+        };
+        let cc = |op: CmpKind| match op {
+            CmpKind::Eq => IntCC::Equal,
+            CmpKind::Ne => IntCC::NotEqual,
+            CmpKind::Lt => IntCC::SignedLessThan,
+            CmpKind::Le => IntCC::SignedLessThanOrEqual,
+            CmpKind::Gt => IntCC::SignedGreaterThan,
+            CmpKind::Ge => IntCC::SignedGreaterThanOrEqual,
+        };
+        match ins {
+            Instr::Arith { op, dst, .. } | Instr::ArithI { op, dst, .. } => {
+                if matches!((op, ins), (ArithOp::Div | ArithOp::Mod, Instr::ArithI { imm: 0, .. })) {
+                    // The generic code raises the error. The code after it in this
+                    // copy goes on in a block nothing jumps to.
+                    self.leave_typed(pc);
+                    let rest = self.b.create_block();
+                    self.b.switch_to_block(rest);
+                    return Ok(false);
+                }
+                let v = int_op(self, op);
+                self.set_reg(dst, v);
+            }
+            Instr::AppendVar { .. } => {
+                let v = int_op(self, ArithOp::Add);
+                // The old value is a small Int: nothing to release.
+                self.b.def_var(self.vars[a as usize], v);
+            }
+            Instr::Compare { op, dst, .. } | Instr::CompareI { op, dst, .. } => {
+                let t = self.b.ins().icmp(cc(op), x, y);
+                let v = self.bool_word(t);
+                self.set_reg(dst, v);
+            }
+            Instr::JmpIfNotCmp { op, target, .. } | Instr::JmpIfNotCmpI { op, target, .. } => {
+                let t = self.b.ins().icmp(cc(op), x, y);
+                let next = self.blocks[&(pc + 1)];
+                let tgt = self.blocks[&(target as usize)];
+                self.b.ins().brif(t, next, &[], tgt, &[]);
+                return Ok(true);
+            }
+            _ => return err("internal error: an unguarded instruction in the typed copy"),
+        }
+        Ok(false)
     }
 
     /// Moves the value of an assignment root out of its variable into a new stack
@@ -2256,6 +2455,9 @@ impl<'f, 'p> Translator<'f, 'p> {
 
     /// The f64 in a Float word.
     fn f64_of(&mut self, w: cl::Value) -> cl::Value {
+        if let Some(&f) = self.f64s.get(&w) {
+            return f;
+        }
         self.b.ins().bitcast(types::F64, MemFlagsData::new(), w)
     }
 
@@ -2265,7 +2467,10 @@ impl<'f, 'p> Translator<'f, 'p> {
         let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), r);
         let nan = self.b.ins().fcmp(FloatCC::Unordered, r, r);
         let canon = self.iconst(L::CANON_NAN);
-        self.b.ins().select(nan, canon, bits)
+        let w = self.b.ins().select(nan, canon, bits);
+        // A later operation on this word uses the f64 itself (any NaN is a NaN to it).
+        self.f64s.insert(w, r);
+        w
     }
 
     /// `a op b` on two f64 (not `%`), as IEEE arithmetic like the runtime's; the word
