@@ -60,7 +60,7 @@ impl Sets {
     }
 }
 
-fn set(row: &mut [u64], r: Reg, on: bool) {
+fn set_bit(row: &mut [u64], r: Reg, on: bool) {
     let (w, b) = (r as usize / 64, 1u64 << (r % 64));
     if w < row.len() {
         if on {
@@ -75,114 +75,102 @@ fn get(row: &[u64], r: Reg) -> bool {
     row.get(r as usize / 64).is_some_and(|w| w & (1 << (r % 64)) != 0)
 }
 
-/// The forward state at one point.
+/// The facts kept for each register, indexes into [`State::sets`].
+const ANY: usize = 0; // may hold anything but `null`
+const HEAP: usize = 1; // may hold a heap reference
+const FLOAT: usize = 2; // surely holds a Float
+const BOOL: usize = 3; // surely holds a Bool
+const CONST: usize = 4; // surely holds an immortal constant (a String or a large Int)
+const SMALL: usize = 5; // surely holds a small Int (the 48-bit payload of an Int word)
+const FACTS: usize = 6;
+/// Which facts are "may" facts (joined by union); the others are "must" facts (joined
+/// by intersection).
+const MAY: [bool; FACTS] = [true, true, false, false, false, false];
+
+/// The forward state at one point: one register set per fact.
 #[derive(Clone, PartialEq)]
 struct State {
-    any: Vec<u64>,
-    heap: Vec<u64>,
-    float: Vec<u64>,
-    boolean: Vec<u64>,
-    /// Registers that surely hold an immortal constant (nothing to release, though it
-    /// may be a String or a large Int).
-    constant: Vec<u64>,
-    /// Registers that surely hold a small Int (the 48-bit payload of an Int word).
-    small: Vec<u64>,
+    sets: [Vec<u64>; FACTS],
 }
 
 impl State {
+    fn new(words: usize) -> State {
+        State { sets: std::array::from_fn(|_| vec![0; words]) }
+    }
     /// Joins `o` into `self`; returns whether `self` changed.
     fn join(&mut self, o: &State) -> bool {
         let mut changed = false;
-        for w in 0..self.any.len() {
-            let (a, h, f) = (self.any[w] | o.any[w], self.heap[w] | o.heap[w], self.float[w] & o.float[w]);
-            let b = self.boolean[w] & o.boolean[w];
-            let c = self.constant[w] & o.constant[w];
-            let sm = self.small[w] & o.small[w];
-            changed |= a != self.any[w] || h != self.heap[w] || f != self.float[w] || b != self.boolean[w];
-            changed |= c != self.constant[w] || sm != self.small[w];
-            self.constant[w] = c;
-            self.small[w] = sm;
-            self.any[w] = a;
-            self.heap[w] = h;
-            self.float[w] = f;
-            self.boolean[w] = b;
+        for (k, (mine, theirs)) in self.sets.iter_mut().zip(&o.sets).enumerate() {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                let j = if MAY[k] { *m | t } else { *m & t };
+                changed |= j != *m;
+                *m = j;
+            }
         }
         changed
     }
+    /// Forgets every fact about registers outside `live` (they are set to `null`).
+    fn keep(&mut self, live: &[u64]) {
+        for set in &mut self.sets {
+            for (w, l) in set.iter_mut().zip(live) {
+                *w &= l;
+            }
+        }
+    }
+    /// `r` now holds a value of which exactly `facts` are known.
+    fn assign(&mut self, r: Reg, facts: [bool; FACTS]) {
+        for (set, on) in self.sets.iter_mut().zip(facts) {
+            set_bit(set, r, on);
+        }
+    }
     /// `r` now holds a value of unknown kind.
     fn unknown(&mut self, r: Reg) {
-        set(&mut self.any, r, true);
-        set(&mut self.heap, r, true);
-        set(&mut self.float, r, false);
-        set(&mut self.boolean, r, false);
-        set(&mut self.constant, r, false);
-        set(&mut self.small, r, false);
-    }
-    /// `r` now holds a small Int.
-    fn small(&mut self, r: Reg) {
-        self.scalar(r, false);
-        set(&mut self.small, r, true);
-    }
-    /// `r` now holds an immortal constant of unknown kind.
-    fn constant(&mut self, r: Reg) {
-        self.unknown(r);
-        set(&mut self.constant, r, true);
-    }
-    /// Registers that may hold a counted reference (one to release).
-    fn counted(&self, w: usize) -> u64 {
-        self.heap[w] & !self.constant[w]
+        self.assign(r, [true, true, false, false, false, false]);
     }
     /// `r` now holds a value that is not a heap reference (`float`: surely a Float).
     fn scalar(&mut self, r: Reg, float: bool) {
-        set(&mut self.any, r, true);
-        set(&mut self.heap, r, false);
-        set(&mut self.float, r, float);
-        set(&mut self.boolean, r, false);
-        set(&mut self.constant, r, false);
-        set(&mut self.small, r, false);
+        self.assign(r, [true, false, float, false, false, false]);
+    }
+    /// `r` now holds a small Int.
+    fn small(&mut self, r: Reg) {
+        self.assign(r, [true, false, false, false, false, true]);
     }
     /// `r` now holds a Bool.
     fn boolean(&mut self, r: Reg) {
-        self.scalar(r, false);
-        set(&mut self.boolean, r, true);
+        self.assign(r, [true, false, false, true, false, false]);
+    }
+    /// `r` now holds an immortal constant of unknown kind.
+    fn constant(&mut self, r: Reg) {
+        self.assign(r, [true, true, false, false, true, false]);
     }
     /// `r` now holds `null`.
     fn null(&mut self, r: Reg) {
-        set(&mut self.any, r, false);
-        set(&mut self.heap, r, false);
-        set(&mut self.float, r, false);
-        set(&mut self.boolean, r, false);
-        set(&mut self.constant, r, false);
-        set(&mut self.small, r, false);
+        self.assign(r, [false; FACTS]);
     }
     fn copy(&mut self, dst: Reg, src: Reg) {
-        let (a, h, f) = (get(&self.any, src), get(&self.heap, src), get(&self.float, src));
-        let b = get(&self.boolean, src);
-        let c = get(&self.constant, src);
-        set(&mut self.constant, dst, c);
-        let sm = get(&self.small, src);
-        set(&mut self.small, dst, sm);
-        set(&mut self.any, dst, a);
-        set(&mut self.heap, dst, h);
-        set(&mut self.float, dst, f);
-        set(&mut self.boolean, dst, b);
+        let facts = std::array::from_fn(|k| self.has(k, src));
+        self.assign(dst, facts);
+    }
+    fn has(&self, fact: usize, r: Reg) -> bool {
+        get(&self.sets[fact], r)
     }
     fn is_float(&self, r: Reg) -> bool {
-        get(&self.float, r)
+        self.has(FLOAT, r)
     }
     fn is_heap(&self, r: Reg) -> bool {
-        get(&self.heap, r)
+        self.has(HEAP, r)
+    }
+    /// Word `w` of the registers that may hold a counted reference (one to release).
+    fn counted(&self, w: usize) -> u64 {
+        self.sets[HEAP][w] & !self.sets[CONST][w]
     }
 }
 
 pub struct Facts {
-    live_in: Sets,
     live_out: Sets,
-    /// After the kills at the start of each instruction.
-    heap: Sets,
-    float: Sets,
-    boolean: Sets,
-    small: Sets,
+    /// The state after the kills at the start of each instruction (`None` where
+    /// unreachable).
+    at: Vec<Option<State>>,
     kills: Vec<Vec<(Reg, bool)>>,
     /// Registers that may hold a heap reference somewhere in the function.
     heap_somewhere: Vec<u64>,
@@ -209,8 +197,8 @@ impl Facts {
             touches(m, p, ins, &mut |r, t| {
                 if (r as usize) < n_regs {
                     match t {
-                        Touch::Read => set(reads.row_mut(pc), r, true),
-                        Touch::Write => set(writes.row_mut(pc), r, true),
+                        Touch::Read => set_bit(reads.row_mut(pc), r, true),
+                        Touch::Write => set_bit(writes.row_mut(pc), r, true),
                     }
                 }
             });
@@ -262,17 +250,9 @@ impl Facts {
 
         // The forward sets, from the entry (which holds the parameters) to a fixed
         // point. `entry[pc]` is the state before the kills at `pc`.
-        let empty = State {
-            any: vec![0; words],
-            heap: vec![0; words],
-            float: vec![0; words],
-            boolean: vec![0; words],
-            constant: vec![0; words],
-            small: vec![0; words],
-        };
         let mut entry: Vec<Option<State>> = vec![None; n];
         if n > 0 {
-            let mut s0 = empty.clone();
+            let mut s0 = State::new(words);
             for r in 0..p.n_params {
                 s0.unknown(r);
             }
@@ -281,7 +261,7 @@ impl Facts {
         let mut work: Vec<usize> = if n > 0 { vec![0] } else { Vec::new() };
         let mut heap_somewhere = vec![0u64; words];
         for r in 0..p.n_params {
-            set(&mut heap_somewhere, r, true);
+            set_bit(&mut heap_somewhere, r, true);
         }
         let mut queued = vec![false; n];
         if n > 0 {
@@ -307,17 +287,9 @@ impl Facts {
                 continue;
             }
             let mut st = entry[pc].clone().expect("state");
-            for w in 0..words {
-                let l = live_in.row(pc)[w];
-                st.any[w] &= l;
-                st.heap[w] &= l;
-                st.float[w] &= l;
-                st.boolean[w] &= l;
-                st.constant[w] &= l;
-                st.small[w] &= l;
-            }
+            st.keep(live_in.row(pc));
             let before = st.clone();
-            let after = transfer(m, p, pc, &code[pc], st, &reads, &writes, &live_out, speculate);
+            let after = transfer(p, pc, &code[pc], st, &reads, &writes, &live_out, speculate);
             for w in 0..words {
                 heap_somewhere[w] |= before.counted(w) | after.counted(w);
             }
@@ -328,12 +300,6 @@ impl Facts {
                 // An error leaves the registers as they were, or partly written.
                 let mut err = before.clone();
                 err.join(&after);
-                for w in 0..words {
-                    err.float[w] = before.float[w] & after.float[w];
-                    err.boolean[w] = before.boolean[w] & after.boolean[w];
-                    err.constant[w] = before.constant[w] & after.constant[w];
-                    err.small[w] = before.small[w] & after.small[w];
-                }
                 for &h in &handlers[pc] {
                     let mut e = err.clone();
                     if let Some(Open::Try { err: er, .. }) = stacks[pc]
@@ -347,23 +313,16 @@ impl Facts {
             }
         }
 
-        let mut heap = Sets::new(n, words);
-        let mut float = Sets::new(n, words);
-        let mut boolean = Sets::new(n, words);
-        let mut small = Sets::new(n, words);
+        // The kills of each instruction, and the state after them.
         let mut kills = vec![Vec::new(); n];
+        let mut at: Vec<Option<State>> = vec![None; n];
         for pc in 0..n {
             let Some(st) = &entry[pc] else { continue };
             if stacks[pc].is_none() {
                 continue;
             }
             for w in 0..words {
-                let l = live_in.row(pc)[w];
-                heap.row_mut(pc)[w] = st.counted(w) & l;
-                float.row_mut(pc)[w] = st.float[w] & l;
-                boolean.row_mut(pc)[w] = st.boolean[w] & l;
-                small.row_mut(pc)[w] = st.small[w] & l;
-                let mut dead = st.any[w] & !l;
+                let mut dead = st.sets[ANY][w] & !live_in.row(pc)[w];
                 while dead != 0 {
                     let b = dead.trailing_zeros() as usize;
                     dead &= dead - 1;
@@ -371,16 +330,19 @@ impl Facts {
                     kills[pc].push((r, st.counted(w) & (1 << b) != 0));
                 }
             }
+            let mut kept = st.clone();
+            kept.keep(live_in.row(pc));
+            at[pc] = Some(kept);
         }
         // The `err` registers of handlers get the error object.
         for stack in stacks.iter().flatten() {
             for open in stack {
                 if let Open::Try { err, .. } = *open {
-                    set(&mut heap_somewhere, err, true);
+                    set_bit(&mut heap_somewhere, err, true);
                 }
             }
         }
-        Facts { live_in, live_out, heap, float, boolean, small, kills, heap_somewhere }
+        Facts { live_out, at, kills, heap_somewhere }
     }
 
     /// The registers to set to `null` before instruction `pc` runs, and whether each
@@ -394,16 +356,16 @@ impl Facts {
         self.live_out.has(pc, r)
     }
 
-    /// Whether some path from instruction `pc` (included) may read register `r`.
-    #[allow(dead_code)]
-    pub fn live_before(&self, pc: usize, r: Reg) -> bool {
-        self.live_in.has(pc, r)
-    }
-
     /// Whether register `r` may hold a counted heap reference (one to release; not an
     /// immortal constant) when instruction `pc` starts.
     pub fn heap_before(&self, pc: usize, r: Reg) -> bool {
-        self.heap.has(pc, r)
+        self.at[pc].as_ref().is_some_and(|st| st.counted(r as usize / 64) & (1 << (r % 64)) != 0)
+    }
+
+    /// Whether `fact` holds for register `r` when instruction `pc` starts (never where
+    /// `pc` is unreachable).
+    fn fact(&self, pc: usize, fact: usize, r: Reg) -> bool {
+        self.at[pc].as_ref().is_some_and(|st| st.has(fact, r))
     }
 
     /// Whether register `r` may hold a heap reference at some point of the function
@@ -415,17 +377,17 @@ impl Facts {
     /// Whether register `r` surely holds a small Int when instruction `pc` starts (in
     /// the speculating analysis: on the code path where the guards held).
     pub fn small_before(&self, pc: usize, r: Reg) -> bool {
-        self.small.has(pc, r)
+        self.fact(pc, SMALL, r)
     }
 
     /// Whether register `r` surely holds a Bool when instruction `pc` starts.
     pub fn bool_before(&self, pc: usize, r: Reg) -> bool {
-        self.boolean.has(pc, r)
+        self.fact(pc, BOOL, r)
     }
 
     /// Whether register `r` surely holds a Float when instruction `pc` starts.
     pub fn float_before(&self, pc: usize, r: Reg) -> bool {
-        self.float.has(pc, r)
+        self.fact(pc, FLOAT, r)
     }
 }
 
@@ -535,7 +497,6 @@ fn reads_only(ins: &Instr) -> bool {
 /// The state after instruction `ins` at `pc`, from the state `st` before it.
 #[allow(clippy::too_many_arguments)]
 fn transfer(
-    m: &ir::Module,
     p: &ir::Proto,
     pc: usize,
     ins: &Instr,
@@ -545,7 +506,6 @@ fn transfer(
     live_out: &Sets,
     speculate: bool,
 ) -> State {
-    let _ = m;
     use Instr as I;
     let before = st.clone();
     // Whatever is written (or may be, for instructions not known to only read) holds
