@@ -1381,14 +1381,6 @@ impl<'f, 'p> Translator<'f, 'p> {
             this.payloads.insert(w, r);
             w
         };
-        let cc = |op: CmpKind| match op {
-            CmpKind::Eq => IntCC::Equal,
-            CmpKind::Ne => IntCC::NotEqual,
-            CmpKind::Lt => IntCC::SignedLessThan,
-            CmpKind::Le => IntCC::SignedLessThanOrEqual,
-            CmpKind::Gt => IntCC::SignedGreaterThan,
-            CmpKind::Ge => IntCC::SignedGreaterThanOrEqual,
-        };
         match ins {
             Instr::Arith { op, dst, .. } | Instr::ArithI { op, dst, .. } => {
                 if matches!((op, ins), (ArithOp::Div | ArithOp::Mod, Instr::ArithI { imm: 0, .. })) {
@@ -1408,12 +1400,12 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.b.def_var(self.vars[a as usize], v);
             }
             Instr::Compare { op, dst, .. } | Instr::CompareI { op, dst, .. } => {
-                let t = self.b.ins().icmp(cc(op), x, y);
+                let t = self.b.ins().icmp(int_cc(op), x, y);
                 let v = self.bool_word(t);
                 self.set_reg(dst, v);
             }
             Instr::JmpIfNotCmp { op, target, .. } | Instr::JmpIfNotCmpI { op, target, .. } => {
-                let t = self.b.ins().icmp(cc(op), x, y);
+                let t = self.b.ins().icmp(int_cc(op), x, y);
                 let next = self.blocks[&(pc + 1)];
                 let tgt = self.blocks[&(target as usize)];
                 self.b.ins().brif(t, next, &[], tgt, &[]);
@@ -2526,15 +2518,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         // Shifting the tag out keeps the payload's order (sign in the top bit).
         let p = self.b.ins().ishl_imm_u(x, 16);
         let q = self.b.ins().ishl_imm_u(y, 16);
-        let cc = match op {
-            CmpKind::Eq => IntCC::Equal,
-            CmpKind::Ne => IntCC::NotEqual,
-            CmpKind::Lt => IntCC::SignedLessThan,
-            CmpKind::Le => IntCC::SignedLessThanOrEqual,
-            CmpKind::Gt => IntCC::SignedGreaterThan,
-            CmpKind::Ge => IntCC::SignedGreaterThanOrEqual,
-        };
-        let t = self.b.ins().icmp(cc, p, q);
+        let t = self.b.ins().icmp(int_cc(op), p, q);
         self.b.ins().jump(join, &[t.into()]);
         self.b.switch_to_block(slow);
         let cx = self.cx();
@@ -2545,6 +2529,18 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.ins().jump(join, &[t.into()]);
         self.b.switch_to_block(join);
         self.b.block_params(join)[0]
+    }
+}
+
+/// The signed comparison of two Int payloads for `op`.
+fn int_cc(op: CmpKind) -> IntCC {
+    match op {
+        CmpKind::Eq => IntCC::Equal,
+        CmpKind::Ne => IntCC::NotEqual,
+        CmpKind::Lt => IntCC::SignedLessThan,
+        CmpKind::Le => IntCC::SignedLessThanOrEqual,
+        CmpKind::Gt => IntCC::SignedGreaterThan,
+        CmpKind::Ge => IntCC::SignedGreaterThanOrEqual,
     }
 }
 
