@@ -698,6 +698,17 @@ pub unsafe extern "C" fn forge_push_pop(
 pub unsafe extern "C" fn forge_append(ctx: *mut NativeCtx, slot: *mut u64, path: *const PathDesc, v: u64) -> u64 {
     // SAFETY: ctx is live; path points to a static PathDesc; slot is a root slot.
     let (ctx, name, root) = unsafe { (cx(ctx), path_name(path), root(slot)) };
+    // The common case first: a String grows by a String (a distinct object: the
+    // variable's own word is never appended to itself in place).
+    let y = borrow(&v);
+    if root.bits() != v {
+        if let Some(t) = y.as_str() {
+            if let Some(s) = root.string_mut() {
+                s.push_str(t);
+                return L::NULL_BITS;
+            }
+        }
+    }
     let v = cloned(v);
     let r = access::append(root, name, &v);
     ctx.status(r)

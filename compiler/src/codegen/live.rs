@@ -25,6 +25,8 @@
 //!   ([`Facts::kills`]), releasing the ones that may hold a heap reference;
 //! - leaves out the release of a register's old value when it cannot be a heap
 //!   reference ([`Facts::heap_before`]);
+//! - takes no count for a parameter the body never changes ([`Facts::borrowed`]): the
+//!   caller's reference outlives the call;
 //! - moves a value instead of copying it (no count increment and decrement) when the
 //!   source is not read afterwards ([`Facts::live_after`]);
 //! - computes on Floats without tag tests where both operands are known to be Floats
@@ -160,9 +162,15 @@ impl State {
     fn is_heap(&self, r: Reg) -> bool {
         self.has(HEAP, r)
     }
-    /// Word `w` of the registers that may hold a counted reference (one to release).
-    fn counted(&self, w: usize) -> u64 {
-        self.sets[HEAP][w] & !self.sets[CONST][w]
+    /// Surely not an Int: a Float, a Bool or an immortal constant (a String, or an Int
+    /// too large for the small range).
+    fn not_int(&self, r: Reg) -> bool {
+        self.has(FLOAT, r) || self.has(BOOL, r) || self.has(CONST, r)
+    }
+    /// Word `w` of the registers that may hold a counted reference (one to release),
+    /// leaving out the `borrowed` parameters.
+    fn counted(&self, w: usize, borrowed: &[u64]) -> u64 {
+        self.sets[HEAP][w] & !self.sets[CONST][w] & !borrowed[w]
     }
 }
 
@@ -174,6 +182,8 @@ pub struct Facts {
     kills: Vec<Vec<(Reg, bool)>>,
     /// Registers that may hold a heap reference somewhere in the function.
     heap_somewhere: Vec<u64>,
+    /// Parameters the body never changes: they stay borrowed from the caller.
+    borrowed: Vec<u64>,
 }
 
 impl Facts {
@@ -248,6 +258,30 @@ impl Facts {
             }
         }
 
+        // Parameters that no reachable instruction changes (nor a handler's error
+        // edge) stay borrowed from the caller, which keeps its reference for the call:
+        // no count of their own is taken at entry or dropped at exit. A copy of one
+        // (a `Move`, a `Return`) takes a count.
+        let mut borrowed = vec![0u64; words];
+        for r in 0..p.n_params {
+            set_bit(&mut borrowed, r, true);
+        }
+        for pc in 0..n {
+            if stacks[pc].is_none() {
+                continue;
+            }
+            let ins = &code[pc];
+            let mut changed = changed_besides_writes(p, ins)
+                .unwrap_or_else(|| (0..p.n_params).filter(|&r| reads.has(pc, r)).collect());
+            changed.extend((0..p.n_params).filter(|&r| writes.has(pc, r)));
+            if let Instr::TryBegin { err, .. } = *ins {
+                changed.push(err);
+            }
+            for r in changed {
+                set_bit(&mut borrowed, r, false);
+            }
+        }
+
         // The forward sets, from the entry (which holds the parameters) to a fixed
         // point. `entry[pc]` is the state before the kills at `pc`.
         let mut entry: Vec<Option<State>> = vec![None; n];
@@ -261,7 +295,7 @@ impl Facts {
         let mut work: Vec<usize> = if n > 0 { vec![0] } else { Vec::new() };
         let mut heap_somewhere = vec![0u64; words];
         for r in 0..p.n_params {
-            set_bit(&mut heap_somewhere, r, true);
+            set_bit(&mut heap_somewhere, r, !get(&borrowed, r));
         }
         let mut queued = vec![false; n];
         if n > 0 {
@@ -291,7 +325,7 @@ impl Facts {
             let before = st.clone();
             let after = transfer(p, pc, &code[pc], st, &reads, &writes, &live_out, speculate);
             for w in 0..words {
-                heap_somewhere[w] |= before.counted(w) | after.counted(w);
+                heap_somewhere[w] |= before.counted(w, &borrowed) | after.counted(w, &borrowed);
             }
             for &s in &succs[pc] {
                 push(s, &after, &mut entry, &mut work, &mut queued);
@@ -327,7 +361,7 @@ impl Facts {
                     let b = dead.trailing_zeros() as usize;
                     dead &= dead - 1;
                     let r = (w * 64 + b) as Reg;
-                    kills[pc].push((r, st.counted(w) & (1 << b) != 0));
+                    kills[pc].push((r, st.counted(w, &borrowed) & (1 << b) != 0));
                 }
             }
             let mut kept = st.clone();
@@ -342,7 +376,7 @@ impl Facts {
                 }
             }
         }
-        Facts { live_out, at, kills, heap_somewhere }
+        Facts { live_out, at, kills, heap_somewhere, borrowed }
     }
 
     /// The registers to set to `null` before instruction `pc` runs, and whether each
@@ -359,7 +393,26 @@ impl Facts {
     /// Whether register `r` may hold a counted heap reference (one to release; not an
     /// immortal constant) when instruction `pc` starts.
     pub fn heap_before(&self, pc: usize, r: Reg) -> bool {
-        self.at[pc].as_ref().is_some_and(|st| st.counted(r as usize / 64) & (1 << (r % 64)) != 0)
+        self.at[pc].as_ref().is_some_and(|st| st.counted(r as usize / 64, &self.borrowed) & (1 << (r % 64)) != 0)
+    }
+
+    /// Whether register `r` surely holds `null` (or is not read any more) when
+    /// instruction `pc` starts.
+    pub fn null_before(&self, pc: usize, r: Reg) -> bool {
+        self.at[pc].as_ref().is_some_and(|st| !st.has(ANY, r))
+    }
+
+    /// Whether a copy of register `r` made at instruction `pc` needs a count of its
+    /// own: `r` may hold a heap reference that is not immortal (a borrowed parameter
+    /// included).
+    pub fn copy_counts(&self, pc: usize, r: Reg) -> bool {
+        self.at[pc].as_ref().is_none_or(|st| st.has(HEAP, r) && !st.has(CONST, r))
+    }
+
+    /// Whether register `r` is a parameter borrowed from the caller for the whole call
+    /// (never changed): the function holds no count of its own for it.
+    pub fn borrowed(&self, r: Reg) -> bool {
+        get(&self.borrowed, r)
     }
 
     /// Whether `fact` holds for register `r` when instruction `pc` starts (never where
@@ -383,6 +436,12 @@ impl Facts {
     /// Whether register `r` surely holds a Bool when instruction `pc` starts.
     pub fn bool_before(&self, pc: usize, r: Reg) -> bool {
         self.fact(pc, BOOL, r)
+    }
+
+    /// Whether register `r` surely holds something other than an Int when instruction
+    /// `pc` starts (a Float, a Bool or an immortal constant that is not a small Int).
+    pub fn not_int_before(&self, pc: usize, r: Reg) -> bool {
+        self.at[pc].as_ref().is_some_and(|st| st.not_int(r))
     }
 
     /// Whether register `r` surely holds a Float when instruction `pc` starts.
@@ -612,7 +671,7 @@ fn transfer(
         _ => {}
     }
     if speculate {
-        if let Some((a, b)) = guarded(p, ins, &|r| before.is_float(r)) {
+        if let Some((a, b)) = guarded(p, ins, &|r| before.not_int(r)) {
             // Past the guards both operands are small Ints; the result of an Int
             // operation is one too (an overflow leaves the typed copy).
             st.small(a);
@@ -631,16 +690,17 @@ fn transfer(
 
 /// The typed copy of a body guards the operands of an Int operation to be small Ints:
 /// the registers guarded by `ins` (the second is `None` for a constant operand), or
-/// `None` where the instruction is not specialised: Float arithmetic (`float` says
-/// which registers surely hold Floats) and everything that is not arithmetic or a
-/// comparison. `x = x + e` on a register counts as an Int addition.
-pub fn guarded(p: &ir::Proto, ins: &Instr, float: &dyn Fn(Reg) -> bool) -> Option<(Reg, Option<Reg>)> {
+/// `None` where the instruction is not specialised: an operand surely not a small Int
+/// (`not_int`: a Float, a Bool, a String constant — the guard would always fail), and
+/// everything that is not arithmetic or a comparison. `x = x + e` on a register counts
+/// as an Int addition.
+pub fn guarded(p: &ir::Proto, ins: &Instr, not_int: &dyn Fn(Reg) -> bool) -> Option<(Reg, Option<Reg>)> {
     use Instr as I;
-    let pair = |a: Reg, b: Reg| if float(a) || float(b) { None } else { Some((a, Some(b))) };
+    let pair = |a: Reg, b: Reg| if not_int(a) || not_int(b) { None } else { Some((a, Some(b))) };
     match *ins {
         I::Arith { a, b, .. } | I::Compare { a, b, .. } | I::JmpIfNotCmp { a, b, .. } => pair(a, b),
         I::ArithI { a, .. } | I::CompareI { a, .. } | I::JmpIfNotCmpI { a, .. } => {
-            if float(a) {
+            if not_int(a) {
                 None
             } else {
                 Some((a, None))

@@ -497,6 +497,7 @@ impl<'a, M: Module> Codegen<'a, M> {
                 gblocks: FxHashMap::default(),
                 payloads: FxHashMap::default(),
                 f64s: FxHashMap::default(),
+                flags: FxHashMap::default(),
                 held: Vec::new(),
             };
             t.translate()?;
@@ -752,6 +753,9 @@ struct Translator<'f, 'p> {
     /// wherever the word is.
     payloads: FxHashMap<cl::Value, cl::Value>,
     f64s: FxHashMap<cl::Value, cl::Value>,
+    /// Bool words made from a condition here, with the condition (an i8): a branch or
+    /// a truth test on the word uses the condition instead of comparing the word.
+    flags: FxHashMap<cl::Value, cl::Value>,
     /// The registers that may hold a heap reference at the point being translated:
     /// from [`live::Facts`] at each instruction's start, and every register written
     /// since (all of them on the shared error paths).
@@ -1185,7 +1189,8 @@ impl<'f, 'p> Translator<'f, 'p> {
             self.vars.push(v);
         }
         self.held = vec![true; self.p.n_regs as usize];
-        // Parameters are borrowed from the caller: retain them into our registers.
+        // Parameters are borrowed from the caller: retain the ones the body changes
+        // into our registers (the others stay borrowed, `Facts::borrowed`).
         for r in 0..self.p.n_regs {
             let v = if (r as usize) < self.p.n_params as usize {
                 params[2 + r as usize]
@@ -1195,8 +1200,10 @@ impl<'f, 'p> Translator<'f, 'p> {
             self.b.def_var(self.vars[r as usize], v);
         }
         for r in 0..self.p.n_params {
-            let a = params[2 + r as usize];
-            self.retain(a);
+            if !self.facts.borrowed(r) {
+                let a = params[2 + r as usize];
+                self.retain(a);
+            }
         }
         for &s in &starts {
             if s < code.len() && !self.blocks.contains_key(&s) {
@@ -1279,7 +1286,7 @@ impl<'f, 'p> Translator<'f, 'p> {
             self.cur_stack = stack.clone();
             self.release_dead(pc);
             let ins = code[pc];
-            terminated = match self.typed.then(|| live::guarded(self.p, &ins, &|r| self.facts.float_before(pc, r))) {
+            terminated = match self.typed.then(|| live::guarded(self.p, &ins, &|r| self.facts.not_int_before(pc, r))) {
                 Some(Some(ops)) => self.typed_instr(pc, ins, ops)?,
                 _ => self.instr(pc, ins)?,
             };
@@ -1294,6 +1301,15 @@ impl<'f, 'p> Translator<'f, 'p> {
 
     /// Leaves the typed copy: continues with the generic code of instruction `pc`.
     fn leave_typed(&mut self, pc: usize) {
+        // Registers that hold `null` (or are dead) there get it as a new constant:
+        // otherwise each would be a value carried around the typed loops only to be
+        // handed to the generic code.
+        for r in 0..self.p.n_regs {
+            if self.facts.null_before(pc, r) {
+                let null = self.iconst(L::NULL_BITS);
+                self.b.def_var(self.vars[r as usize], null);
+            }
+        }
         let blk = self.gblocks[&pc];
         self.b.ins().jump(blk, &[]);
     }
@@ -1541,9 +1557,11 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::Move { dst, src } => {
                 if dst != src {
-                    let v = if self.facts.live_after(pc, src) {
+                    let v = if self.facts.live_after(pc, src) || self.facts.borrowed(src) {
                         let v = self.use_reg(src);
-                        self.retain(v);
+                        if self.facts.copy_counts(pc, src) {
+                            self.retain(v);
+                        }
                         v
                     } else {
                         self.take_reg(src)
@@ -1983,7 +2001,13 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.set_reg(dst, v);
             }
             Instr::Return { src } => {
-                let v = self.take_reg(src);
+                let v = if self.facts.borrowed(src) {
+                    let v = self.use_reg(src);
+                    self.retain(v);
+                    v
+                } else {
+                    self.take_reg(src)
+                };
                 self.return_value(v);
                 return Ok(true);
             }
@@ -2324,12 +2348,18 @@ impl<'f, 'p> Translator<'f, 'p> {
     fn bool_word(&mut self, t: cl::Value) -> cl::Value {
         let tv = self.iconst(L::TRUE_BITS);
         let fv = self.iconst(L::FALSE_BITS);
-        self.b.ins().select(t, tv, fv)
+        let w = self.b.ins().select(t, tv, fv);
+        self.flags.insert(w, t);
+        w
     }
 
     /// Truthiness of register `r` holding `x` at `pc`: one comparison when it surely
     /// holds a Bool.
     fn truthy_at(&mut self, pc: usize, r: ir::Reg, x: cl::Value) -> cl::Value {
+        if let Some(&t) = self.flags.get(&x) {
+            // The condition dominates the word made from it.
+            return t;
+        }
         if self.facts.bool_before(pc, r) {
             self.b.ins().icmp_imm_s(IntCC::Equal, x, L::TRUE_BITS as i64)
         } else {
