@@ -630,6 +630,24 @@ pub unsafe extern "C" fn forge_cell_put(cell: u64, v: u64) {
     drop(borrow(&cell).cell_set(v));
 }
 
+thread_local! {
+    /// What `forge_upval_slot` gives for an index the closure does not have (the IR
+    /// verifier rules that out): a word that reads as unbound.
+    static NO_UPVAL: std::cell::Cell<u64> = const { std::cell::Cell::new(L::UNDEF_BITS) };
+}
+
+/// The address of the word held by closure cell `idx` of `closure`: native code reads
+/// and writes captured variables there inline. The closure keeps its cells alive, and
+/// the caller keeps the closure alive for the call.
+#[no_mangle]
+pub extern "C" fn forge_upval_slot(closure: u64, idx: i32) -> usize {
+    let c = borrow(&closure);
+    match c.as_function().and_then(|f| f.upvals.get(idx as usize)) {
+        Some(cell) => cell.cell_slot() as usize,
+        None => NO_UPVAL.with(|w| w.as_ptr() as usize),
+    }
+}
+
 #[no_mangle]
 pub extern "C" fn forge_upval(closure: u64, idx: i32) -> u64 {
     let c = borrow(&closure);
@@ -935,6 +953,22 @@ pub unsafe extern "C" fn forge_for_next(coll: u64, i: i64, two: i32, out: *mut u
             }
             1
         }
+    }
+}
+
+/// The elements of array `coll` for a `for` loop over it: their address, with their
+/// number in `*len`; 0 when `coll` is not an array. The loop's state register holds a
+/// reference to the array for the whole loop and an array is copied before it is
+/// changed while shared, so the elements stay where they are until the loop ends.
+#[no_mangle]
+pub unsafe extern "C" fn forge_array_items(coll: u64, len: *mut i64) -> usize {
+    match borrow(&coll).as_array() {
+        Some(items) => {
+            // SAFETY: len points to a writable word of the caller's stack.
+            unsafe { *len = items.len() as i64 };
+            items.as_ptr() as usize
+        }
+        None => 0,
     }
 }
 
@@ -1483,6 +1517,8 @@ pub fn exports() -> Vec<(&'static str, *const u8)> {
         forge_array_rest,
         forge_for_prep,
         forge_for_next,
+        forge_array_items,
+        forge_upval_slot,
         forge_must,
         forge_question,
         forge_await,

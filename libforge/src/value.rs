@@ -627,6 +627,15 @@ impl Value {
         self.obj::<WrapObj>().inner.borrow().bits()
     }
 
+    /// The address of the word a closure cell holds, for native code that reads and
+    /// writes the variable inline (no Rust borrow of a cell spans a call into
+    /// generated code, so the two never overlap).
+    pub fn cell_slot(&self) -> *mut u64 {
+        debug_assert_eq!(self.heap_kind(), K::CELL);
+        // `Value` is a transparent wrapper of its word.
+        self.obj::<WrapObj>().inner.as_ptr() as *mut u64
+    }
+
     /// Writes a closure cell, returning the previous value.
     pub fn cell_set(&self, v: Value) -> Value {
         debug_assert_eq!(self.heap_kind(), K::CELL);

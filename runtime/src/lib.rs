@@ -8,6 +8,9 @@
 
 use std::io::IsTerminal;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use forge_abi::abi::ModuleDesc;
 use forge_abi::report::Colour;
 use libforge::abi::NativeCtx;

@@ -498,6 +498,8 @@ impl<'a, M: Module> Codegen<'a, M> {
                 payloads: FxHashMap::default(),
                 f64s: FxHashMap::default(),
                 flags: FxHashMap::default(),
+                items: FxHashMap::default(),
+                upslots: FxHashMap::default(),
                 held: Vec::new(),
             };
             t.translate()?;
@@ -756,6 +758,13 @@ struct Translator<'f, 'p> {
     /// Bool words made from a condition here, with the condition (an i8): a branch or
     /// a truth test on the word uses the condition instead of comparing the word.
     flags: FxHashMap<cl::Value, cl::Value>,
+    /// For each `for` loop's state register: variables holding the address and number
+    /// of the elements when the loop runs over an array (address 0 otherwise), so that
+    /// each step reads the next element inline (`forge_array_items`).
+    items: FxHashMap<ir::Reg, (Variable, Variable)>,
+    /// The addresses of the words of the closure cells this body reads or writes
+    /// inline, by upvalue index (`forge_upval_slot`, once at entry).
+    upslots: FxHashMap<u16, cl::Value>,
     /// The registers that may hold a heap reference at the point being translated:
     /// from [`live::Facts`] at each instruction's start, and every register written
     /// since (all of them on the shared error paths).
@@ -1199,6 +1208,36 @@ impl<'f, 'p> Translator<'f, 'p> {
             };
             self.b.def_var(self.vars[r as usize], v);
         }
+        for ins in code {
+            if let Instr::ForPrep { state, .. } = *ins {
+                if !self.items.contains_key(&state) {
+                    let (ptr, len) = (self.b.declare_var(self.ptr), self.b.declare_var(types::I64));
+                    let zero = self.iconst(0);
+                    self.b.def_var(ptr, zero);
+                    self.b.def_var(len, zero);
+                    self.items.insert(state, (ptr, len));
+                }
+            }
+        }
+        let mut upvals: Vec<u16> = code
+            .iter()
+            .filter_map(|ins| match *ins {
+                Instr::GetUpval { idx, .. } | Instr::SetUpval { idx, .. } => Some(idx),
+                Instr::AppendVar { path, .. } => match self.p.paths[path as usize].root {
+                    VarRef::Upval(u) => Some(u),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        upvals.sort_unstable();
+        upvals.dedup();
+        for idx in upvals {
+            let clo = self.clo();
+            let i = self.i32c(idx as i64);
+            let addr = self.call_v("forge_upval_slot", &[clo, i]);
+            self.upslots.insert(idx, addr);
+        }
         for r in 0..self.p.n_params {
             if !self.facts.borrowed(r) {
                 let a = params[2 + r as usize];
@@ -1611,19 +1650,41 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.call_rt("forge_cell_set", &[c, v]);
             }
             Instr::GetUpval { dst, idx, name } => {
+                // Inline from the cell's word; an unbound variable takes the runtime
+                // path, which reports it.
+                let addr = self.upslots[&idx];
+                let w = self.b.ins().load(types::I64, MemFlagsData::trusted(), addr, 0);
+                let unbound = self.b.ins().icmp_imm_s(IntCC::Equal, w, L::UNDEF_BITS as i64);
+                let bound = self.b.create_block();
+                let slow = self.b.create_block();
+                let join = self.b.create_block();
+                self.b.append_block_param(join, types::I64);
+                self.b.set_cold_block(slow);
+                self.b.ins().brif(unbound, slow, &[], bound, &[]);
+                self.b.switch_to_block(slow);
                 let clo = self.clo();
                 let i = self.i32c(idx as i64);
                 let site = self.site(pc);
                 let (p, l) = self.name_arg(name);
                 let v = self.call_v("forge_upval_get", &[cx, clo, i, site, p, l]);
                 self.check(v, pc);
+                self.b.ins().jump(join, &[v.into()]);
+                self.b.switch_to_block(bound);
+                self.retain(w);
+                self.b.ins().jump(join, &[w.into()]);
+                self.b.switch_to_block(join);
+                let v = self.b.block_params(join)[0];
                 self.set_reg(dst, v);
             }
             Instr::SetUpval { idx, src } => {
-                let clo = self.clo();
-                let i = self.i32c(idx as i64);
+                let addr = self.upslots[&idx];
                 let v = self.use_reg(src);
-                self.call_rt("forge_upval_set", &[clo, i, v]);
+                if self.facts.copy_counts(pc, src) {
+                    self.retain(v);
+                }
+                let old = self.b.ins().load(types::I64, MemFlagsData::trusted(), addr, 0);
+                self.b.ins().store(MemFlagsData::trusted(), v, addr, 0);
+                self.release(old);
             }
             Instr::Arith { op, dst, a, b } => {
                 let x = self.use_reg(a);
@@ -1868,9 +1929,8 @@ impl<'f, 'p> Translator<'f, 'p> {
                         self.call_v("forge_cell_peek", &[c])
                     }
                     VarRef::Upval(u) => {
-                        let clo = self.clo();
-                        let i = self.i32c(u as i64);
-                        self.call_v("forge_upval_peek", &[clo, i])
+                        let addr = self.upslots[&u];
+                        self.b.ins().load(types::I64, MemFlagsData::trusted(), addr, 0)
                     }
                     VarRef::Global(g) => {
                         let clo = self.clo();
@@ -1913,9 +1973,8 @@ impl<'f, 'p> Translator<'f, 'p> {
                         self.call_rt("forge_cell_set", &[c, w]);
                     }
                     VarRef::Upval(u) => {
-                        let clo = self.clo();
-                        let i = self.i32c(u as i64);
-                        self.call_rt("forge_upval_set", &[clo, i, w]);
+                        let addr = self.upslots[&u];
+                        self.b.ins().store(MemFlagsData::trusted(), w, addr, 0);
                     }
                     VarRef::Global(g) => {
                         let clo = self.clo();
@@ -2028,6 +2087,12 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.check(st, pc);
                 self.retain(x);
                 self.set_reg(state, x);
+                let (pv, lv) = self.items[&state];
+                let (slot, out) = self.slot(1);
+                let ptr = self.call_v("forge_array_items", &[x, out]);
+                let len = self.slot_load(slot, 0);
+                self.b.def_var(pv, ptr);
+                self.b.def_var(lv, len);
                 let zero = self.iconst(int_word(0));
                 self.set_reg(state + 1, zero);
             }
@@ -2035,6 +2100,42 @@ impl<'f, 'p> Translator<'f, 'p> {
                 let coll = self.use_reg(state);
                 let iw = self.use_reg(state + 1);
                 let i = self.payload(iw);
+                let ex = self.blocks[&(exit as usize)];
+                let next = self.b.create_block();
+                if mode == ForMode::One {
+                    if let Some(&(pv, lv)) = self.items.get(&state) {
+                        // Over an array: the next element, inline. (The generic step
+                        // below starts from the same register facts.)
+                        let held = self.held.clone();
+                        let ptr = self.b.use_var(pv);
+                        let len = self.b.use_var(lv);
+                        let is_array = self.b.ins().icmp_imm_s(IntCC::NotEqual, ptr, 0);
+                        let array = self.b.create_block();
+                        let generic = self.b.create_block();
+                        self.b.ins().brif(is_array, array, &[], generic, &[]);
+                        self.b.switch_to_block(array);
+                        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, len);
+                        let item = self.b.create_block();
+                        let done = self.b.create_block();
+                        self.b.ins().brif(more, item, &[], done, &[]);
+                        self.b.switch_to_block(done);
+                        let null = self.iconst(L::NULL_BITS);
+                        self.set_reg(state, null);
+                        self.b.ins().jump(ex, &[]);
+                        self.b.switch_to_block(item);
+                        let off = self.b.ins().ishl_imm_u(i, 3);
+                        let at = self.b.ins().iadd(ptr, off);
+                        let x = self.b.ins().load(types::I64, MemFlagsData::trusted(), at, 0);
+                        self.retain(x);
+                        let i1 = self.b.ins().iadd_imm_s(i, 1);
+                        let iw1 = self.box_int(i1);
+                        self.set_reg(state + 1, iw1);
+                        self.set_reg(var, x);
+                        self.b.ins().jump(next, &[]);
+                        self.b.switch_to_block(generic);
+                        self.held = held;
+                    }
+                }
                 let (slot, out) = self.slot(2);
                 let two = self.i32c((mode == ForMode::Two) as i64);
                 let got = self.call_v("forge_for_next", &[coll, i, two, out]);
@@ -2044,7 +2145,6 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.b.switch_to_block(done);
                 let null = self.iconst(L::NULL_BITS);
                 self.set_reg(state, null);
-                let ex = self.blocks[&(exit as usize)];
                 self.b.ins().jump(ex, &[]);
                 self.b.switch_to_block(item);
                 let i1 = self.b.ins().iadd_imm_s(i, 1);
@@ -2058,6 +2158,8 @@ impl<'f, 'p> Translator<'f, 'p> {
                 } else {
                     self.release(b2);
                 }
+                self.b.ins().jump(next, &[]);
+                self.b.switch_to_block(next);
             }
             Instr::TryBegin { .. } | Instr::TryEnd | Instr::Nop => {}
             Instr::Raise { msg } => {
