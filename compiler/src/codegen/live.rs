@@ -184,6 +184,8 @@ pub struct Facts {
     heap_somewhere: Vec<u64>,
     /// Parameters the body never changes: they stay borrowed from the caller.
     borrowed: Vec<u64>,
+    /// The parameters the typed copy requires to be small Ints on entry.
+    entry_small: Vec<Reg>,
 }
 
 impl Facts {
@@ -284,11 +286,30 @@ impl Facts {
 
         // The forward sets, from the entry (which holds the parameters) to a fixed
         // point. `entry[pc]` is the state before the kills at `pc`.
+        // The typed copy guards once, on entry, the borrowed parameters that Int
+        // operations read (they never change, so they stay small Ints throughout):
+        // a loop bound is not tested again on every iteration.
+        let entry_small: Vec<Reg> = if speculate {
+            (0..p.n_params)
+                .filter(|&r| {
+                    get(&borrowed, r)
+                        && code.iter().zip(stacks).any(|(ins, st)| {
+                            st.is_some() && guarded(p, ins, &|_| false).is_some_and(|(a, b)| a == r || b == Some(r))
+                        })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut entry: Vec<Option<State>> = vec![None; n];
         if n > 0 {
             let mut s0 = State::new(words);
             for r in 0..p.n_params {
-                s0.unknown(r);
+                if entry_small.contains(&r) {
+                    s0.small(r);
+                } else {
+                    s0.unknown(r);
+                }
             }
             entry[0] = Some(s0);
         }
@@ -376,7 +397,7 @@ impl Facts {
                 }
             }
         }
-        Facts { live_out, at, kills, heap_somewhere, borrowed }
+        Facts { live_out, at, kills, heap_somewhere, borrowed, entry_small }
     }
 
     /// The registers to set to `null` before instruction `pc` runs, and whether each
@@ -407,6 +428,12 @@ impl Facts {
     /// included).
     pub fn copy_counts(&self, pc: usize, r: Reg) -> bool {
         self.at[pc].as_ref().is_none_or(|st| st.has(HEAP, r) && !st.has(CONST, r))
+    }
+
+    /// The parameters the typed copy requires to be small Ints on entry (it is left
+    /// for the generic copy at once otherwise).
+    pub fn entry_guards(&self) -> &[Reg] {
+        &self.entry_small
     }
 
     /// Whether register `r` is a parameter borrowed from the caller for the whole call

@@ -1269,12 +1269,32 @@ impl<'f, 'p> Translator<'f, 'p> {
         let max = self.b.ins().load(types::I32, MemFlagsData::trusted(), cx, forge_abi::abi::CTX_MAX_DEPTH);
         let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThan, d1, max);
         let deep_blk = self.b.create_block();
-        let start = if self.tfacts.is_some() { tblocks[&0] } else { self.blocks[&0] };
+        let guards = self.tfacts.as_ref().map(|t| t.entry_guards().to_vec()).unwrap_or_default();
+        let start = match &self.tfacts {
+            Some(_) if !guards.is_empty() => self.b.create_block(),
+            Some(_) => tblocks[&0],
+            None => self.blocks[&0],
+        };
         self.b.set_cold_block(deep_blk);
         self.b.ins().brif(too_deep, deep_blk, &[], start, &[]);
         self.b.switch_to_block(deep_blk);
         self.call_rt("forge_depth_error", &[cx]);
         self.b.ins().jump(exit, &[]);
+        if !guards.is_empty() {
+            // The typed copy's entry guards: all small Ints, or the generic copy.
+            self.b.switch_to_block(start);
+            let mut all = None;
+            for &r in &guards {
+                let v = self.use_reg(r);
+                let ok = self.is_small(v);
+                all = Some(match all {
+                    Some(a) => self.b.ins().band(a, ok),
+                    None => ok,
+                });
+            }
+            let all = all.expect("a guard");
+            self.b.ins().brif(all, tblocks[&0], &[], self.blocks[&0], &[]);
+        }
 
         self.translate_copy(&stacks)?;
         if let Some(tfacts) = self.tfacts.take() {
