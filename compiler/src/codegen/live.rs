@@ -471,6 +471,12 @@ impl Facts {
         self.at[pc].as_ref().is_some_and(|st| st.not_int(r))
     }
 
+    /// Whether register `r` surely holds no number when instruction `pc` starts (a
+    /// Bool, or an immortal constant: a String or a large Int).
+    pub fn not_number_before(&self, pc: usize, r: Reg) -> bool {
+        self.at[pc].as_ref().is_some_and(|st| st.has(BOOL, r) || st.has(CONST, r))
+    }
+
     /// Whether register `r` surely holds a Float when instruction `pc` starts.
     pub fn float_before(&self, pc: usize, r: Reg) -> bool {
         self.fact(pc, FLOAT, r)

@@ -1941,7 +1941,13 @@ impl<'f, 'p> Translator<'f, 'p> {
                 let done = self.b.create_block();
                 let slow = self.b.create_block();
                 // Two small Ints or two Floats add inline; the variable's current word
-                // is only looked at (borrowed) for that.
+                // is only looked at (borrowed) for that. Not when the operand is surely
+                // no number (a String constant, a Bool).
+                if self.facts.not_number_before(pc, src) {
+                    self.b.ins().jump(slow, &[]);
+                    let unused = self.b.create_block();
+                    self.b.switch_to_block(unused);
+                }
                 let x = match root {
                     VarRef::Reg(rr) => self.use_reg(rr),
                     VarRef::Cell(r) => {
