@@ -1552,6 +1552,23 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.put_root(VarRef::Reg(r), slot);
     }
 
+    /// A `for` step's branch: when `more` is false the loop is over (its state register
+    /// lets go of the collection and control goes to `exit`); otherwise continues in a
+    /// new block where the index register `state + 1` already holds `i + 1`.
+    fn for_step(&mut self, more: cl::Value, state: ir::Reg, i: cl::Value, exit: cl::Block) {
+        let item = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.ins().brif(more, item, &[], done, &[]);
+        self.b.switch_to_block(done);
+        let null = self.iconst(L::NULL_BITS);
+        self.set_reg(state, null);
+        self.b.ins().jump(exit, &[]);
+        self.b.switch_to_block(item);
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        let iw1 = self.box_int(i1);
+        self.set_reg(state + 1, iw1);
+    }
+
     /// Writes the `n` owned words of `slot` into registers `dst..dst+n`.
     fn regs_from_slot(&mut self, slot: cl::StackSlot, dst: ir::Reg, n: usize) {
         for i in 0..n {
@@ -2141,21 +2158,11 @@ impl<'f, 'p> Translator<'f, 'p> {
                         self.b.ins().brif(is_array, array, &[], generic, &[]);
                         self.b.switch_to_block(array);
                         let more = self.b.ins().icmp(IntCC::SignedLessThan, i, len);
-                        let item = self.b.create_block();
-                        let done = self.b.create_block();
-                        self.b.ins().brif(more, item, &[], done, &[]);
-                        self.b.switch_to_block(done);
-                        let null = self.iconst(L::NULL_BITS);
-                        self.set_reg(state, null);
-                        self.b.ins().jump(ex, &[]);
-                        self.b.switch_to_block(item);
+                        self.for_step(more, state, i, ex);
                         let off = self.b.ins().ishl_imm_u(i, 3);
                         let at = self.b.ins().iadd(ptr, off);
                         let x = self.b.ins().load(types::I64, MemFlagsData::trusted(), at, 0);
                         self.retain(x);
-                        let i1 = self.b.ins().iadd_imm_s(i, 1);
-                        let iw1 = self.box_int(i1);
-                        self.set_reg(state + 1, iw1);
                         self.set_reg(var, x);
                         self.b.ins().jump(next, &[]);
                         self.b.switch_to_block(generic);
@@ -2165,17 +2172,7 @@ impl<'f, 'p> Translator<'f, 'p> {
                 let (slot, out) = self.slot(2);
                 let two = self.i32c((mode == ForMode::Two) as i64);
                 let got = self.call_v("forge_for_next", &[coll, i, two, out]);
-                let item = self.b.create_block();
-                let done = self.b.create_block();
-                self.b.ins().brif(got, item, &[], done, &[]);
-                self.b.switch_to_block(done);
-                let null = self.iconst(L::NULL_BITS);
-                self.set_reg(state, null);
-                self.b.ins().jump(ex, &[]);
-                self.b.switch_to_block(item);
-                let i1 = self.b.ins().iadd_imm_s(i, 1);
-                let iw1 = self.box_int(i1);
-                self.set_reg(state + 1, iw1);
+                self.for_step(got, state, i, ex);
                 let a = self.slot_load(slot, 0);
                 self.set_reg(var, a);
                 let b2 = self.slot_load(slot, 1);
