@@ -186,6 +186,9 @@ pub struct Facts {
     borrowed: Vec<u64>,
     /// The parameters the typed copy requires to be small Ints on entry.
     entry_small: Vec<Reg>,
+    /// Registers kept as machine values instead of words (see [`Facts::raw_float`]).
+    raw_float: Vec<u64>,
+    raw_small: Vec<u64>,
 }
 
 impl Facts {
@@ -397,7 +400,84 @@ impl Facts {
                 }
             }
         }
-        Facts { live_out, at, kills, heap_somewhere, borrowed, entry_small }
+        // Registers that can live as machine values: each read finds a Float (a small
+        // Int, in the speculating analysis), each write puts one there. Not the
+        // parameters (words from the caller), nor the error registers of handlers.
+        let mut raw_float = vec![!0u64; words];
+        let mut raw_small = vec![if speculate { !0u64 } else { 0 }; words];
+        let mut touched = vec![0u64; words];
+        let clear = |set: &mut Vec<u64>, r: Reg| set_bit(set, r, false);
+        for r in 0..p.n_params {
+            clear(&mut raw_float, r);
+            clear(&mut raw_small, r);
+        }
+        for stack in stacks.iter().flatten() {
+            for open in stack {
+                if let Open::Try { handler, err } = *open {
+                    clear(&mut raw_float, err);
+                    clear(&mut raw_small, err);
+                    // The typed copy's errors continue in the generic copy's handler,
+                    // which reads words: what is live there stays a word.
+                    if handler < n {
+                        for r in 0..p.n_regs {
+                            if live_in.has(handler, r) {
+                                clear(&mut raw_small, r);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for pc in 0..n {
+            let Some(before) = &at[pc] else { continue };
+            let ins = &code[pc];
+            let after = transfer(p, pc, ins, before.clone(), &reads, &writes, &live_out, speculate);
+            let mut changed = changed_besides_writes(p, ins)
+                .unwrap_or_else(|| (0..p.n_regs).filter(|&r| reads.has(pc, r)).collect());
+            changed.extend((0..p.n_regs).filter(|&r| writes.has(pc, r)));
+            if let Instr::TryBegin { err, .. } = *ins {
+                changed.push(err);
+            }
+            for r in (0..p.n_regs).filter(|&r| reads.has(pc, r)) {
+                set_bit(&mut touched, r, true);
+                if !before.has(FLOAT, r) {
+                    clear(&mut raw_float, r);
+                }
+                if !before.has(SMALL, r) {
+                    clear(&mut raw_small, r);
+                }
+            }
+            for r in changed {
+                if r >= p.n_regs {
+                    continue;
+                }
+                set_bit(&mut touched, r, true);
+                if !after.has(FLOAT, r) {
+                    clear(&mut raw_float, r);
+                }
+                if !after.has(SMALL, r) {
+                    clear(&mut raw_small, r);
+                }
+            }
+        }
+        for w in 0..words {
+            raw_float[w] &= touched[w];
+            raw_small[w] &= touched[w] & !raw_float[w];
+        }
+        Facts { live_out, at, kills, heap_somewhere, borrowed, entry_small, raw_float, raw_small }
+    }
+
+    /// Whether register `r` can be kept as an f64 for the whole body: it holds a Float
+    /// wherever it is read, and every write puts a Float there. Its word is made where
+    /// one is needed.
+    pub fn raw_float(&self, r: Reg) -> bool {
+        get(&self.raw_float, r)
+    }
+
+    /// In the speculating analysis: whether register `r` can be kept as the payload of
+    /// a small Int throughout the typed copy (as [`Facts::raw_float`]).
+    pub fn raw_small(&self, r: Reg) -> bool {
+        get(&self.raw_small, r)
     }
 
     /// The registers to set to `null` before instruction `pc` runs, and whether each

@@ -480,6 +480,8 @@ impl<'a, M: Module> Codegen<'a, M> {
                 proto_descs,
                 ptr: self.ptr,
                 vars: Vec::new(),
+                fraw: Vec::new(),
+                iraw: Vec::new(),
                 blocks: FxHashMap::default(),
                 ctx: None,
                 closure: None,
@@ -720,6 +722,11 @@ struct Translator<'f, 'p> {
     proto_descs: Vec<cl::GlobalValue>,
     ptr: types::Type,
     vars: Vec<Variable>,
+    /// The registers kept as machine values (`live::Facts::raw_float`, `raw_small`):
+    /// an f64 in both copies of the body, a small Int's payload in the typed copy.
+    /// Their words are made where one is read; writes store the machine value.
+    fraw: Vec<Option<Variable>>,
+    iraw: Vec<Option<Variable>>,
     /// Block starting at each jump target / fall-through point.
     blocks: FxHashMap<usize, cl::Block>,
     ctx: Option<cl::Value>,
@@ -814,12 +821,67 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.ins().iconst(types::I32, v)
     }
 
+    /// The machine variable of a register kept raw here, and whether it is an f64.
+    fn raw_var(&self, r: ir::Reg) -> Option<(Variable, bool)> {
+        if let Some(v) = self.fraw[r as usize] {
+            return Some((v, true));
+        }
+        if self.typed {
+            if let Some(v) = self.iraw[r as usize] {
+                return Some((v, false));
+            }
+        }
+        None
+    }
+
+    fn is_raw(&self, r: ir::Reg) -> bool {
+        self.raw_var(r).is_some()
+    }
+
+    /// The word in register `r` (made from its machine value when it is kept raw).
     fn use_reg(&mut self, r: ir::Reg) -> cl::Value {
-        self.b.use_var(self.vars[r as usize])
+        match self.raw_var(r) {
+            Some((v, true)) => {
+                let f = self.b.use_var(v);
+                self.float_word(f)
+            }
+            Some((v, false)) => {
+                let x = self.b.use_var(v);
+                let w = self.box_int(x);
+                self.payloads.insert(w, x);
+                w
+            }
+            None => self.b.use_var(self.vars[r as usize]),
+        }
+    }
+
+    /// Defines register `r` as the word `w` (its machine value, when kept raw: the
+    /// analysis proved `w` is a Float, or a small Int, there).
+    fn def_reg(&mut self, r: ir::Reg, w: cl::Value) {
+        match self.raw_var(r) {
+            Some((v, true)) => {
+                let f = self.f64_of(w);
+                self.b.def_var(v, f);
+            }
+            Some((v, false)) => {
+                let x = match self.payloads.get(&w) {
+                    Some(&x) => x,
+                    None => self.payload(w),
+                };
+                self.b.def_var(v, x);
+            }
+            None => self.b.def_var(self.vars[r as usize], w),
+        }
     }
 
     /// Writes an owned value into a register, releasing the old one.
     fn set_reg(&mut self, r: ir::Reg, v: cl::Value) {
+        if self.is_raw(r) {
+            // A scalar replaces a scalar: nothing to count.
+            self.def_reg(r, v);
+            self.held[r as usize] = false;
+            return;
+        }
         let old = self.b.use_var(self.vars[r as usize]);
         self.b.def_var(self.vars[r as usize], v);
         if self.held[r as usize] {
@@ -830,8 +892,8 @@ impl<'f, 'p> Translator<'f, 'p> {
 
     /// Writes an owned value into a register whose old value was moved out.
     fn move_into_reg(&mut self, r: ir::Reg, v: cl::Value) {
-        self.b.def_var(self.vars[r as usize], v);
-        self.held[r as usize] = true;
+        self.def_reg(r, v);
+        self.held[r as usize] = !self.is_raw(r);
     }
 
     fn is_heap(&mut self, v: cl::Value) -> cl::Value {
@@ -972,7 +1034,7 @@ impl<'f, 'p> Translator<'f, 'p> {
             if !to_exit {
                 break;
             }
-            if !self.held[r as usize] && self.facts.heap_somewhere(r) {
+            if !self.held[r as usize] && self.facts.heap_somewhere(r) && !self.is_raw(r) {
                 let null = self.iconst(L::NULL_BITS);
                 self.b.def_var(self.vars[r as usize], null);
             }
@@ -1031,6 +1093,10 @@ impl<'f, 'p> Translator<'f, 'p> {
     fn release_dead(&mut self, pc: usize) {
         for i in 0..self.facts.kills(pc).len() {
             let (r, heap) = self.facts.kills(pc)[i];
+            if self.is_raw(r) {
+                // A machine value not read any more: nothing to release or clear.
+                continue;
+            }
             if heap {
                 let v = self.use_reg(r);
                 self.release(v);
@@ -1046,6 +1112,9 @@ impl<'f, 'p> Translator<'f, 'p> {
     /// Takes the value out of register `r` (which is left `null`): the caller owns it.
     fn take_reg(&mut self, r: ir::Reg) -> cl::Value {
         let v = self.use_reg(r);
+        if self.is_raw(r) {
+            return v;
+        }
         let null = self.iconst(L::NULL_BITS);
         self.b.def_var(self.vars[r as usize], null);
         self.held[r as usize] = false;
@@ -1196,6 +1265,23 @@ impl<'f, 'p> Translator<'f, 'p> {
         for _ in 0..self.p.n_regs {
             let v = self.b.declare_var(types::I64);
             self.vars.push(v);
+        }
+        for r in 0..self.p.n_regs {
+            let f = self.facts.raw_float(r).then(|| {
+                let v = self.b.declare_var(types::F64);
+                let zero = self.b.ins().f64const(0.0);
+                self.b.def_var(v, zero);
+                v
+            });
+            self.fraw.push(f);
+            let small = self.tfacts.as_ref().is_some_and(|t| t.raw_small(r)) && f.is_none();
+            let i = small.then(|| {
+                let v = self.b.declare_var(types::I64);
+                let zero = self.b.ins().iconst(types::I64, 0);
+                self.b.def_var(v, zero);
+                v
+            });
+            self.iraw.push(i);
         }
         self.held = vec![true; self.p.n_regs as usize];
         // Parameters are borrowed from the caller: retain the ones the body changes
@@ -1367,6 +1453,11 @@ impl<'f, 'p> Translator<'f, 'p> {
             if self.facts.null_before(pc, r) {
                 let null = self.iconst(L::NULL_BITS);
                 self.b.def_var(self.vars[r as usize], null);
+            } else if let Some(v) = self.iraw[r as usize] {
+                // The generic code reads the word of a payload kept raw here.
+                let x = self.b.use_var(v);
+                let w = self.box_int(x);
+                self.b.def_var(self.vars[r as usize], w);
             }
         }
         let blk = self.gblocks[&pc];
@@ -1472,7 +1563,7 @@ impl<'f, 'p> Translator<'f, 'p> {
             Instr::AppendVar { .. } => {
                 let v = int_op(self, ArithOp::Add);
                 // The old value is a small Int: nothing to release.
-                self.b.def_var(self.vars[a as usize], v);
+                self.def_reg(a, v);
             }
             Instr::Compare { op, dst, .. } | Instr::CompareI { op, dst, .. } => {
                 let t = self.b.ins().icmp(int_cc(op), x, y);
@@ -1955,6 +2046,16 @@ impl<'f, 'p> Translator<'f, 'p> {
             Instr::AppendVar { path, src } => {
                 let root = self.p.paths[path as usize].root;
                 let y = self.use_reg(src);
+                if let VarRef::Reg(rr) = root {
+                    if self.p.paths[path as usize].steps.is_empty() && self.floats(pc, rr, Some(src)) {
+                        // Two Floats: the sum, inline (the old word needs no release).
+                        let x = self.use_reg(rr);
+                        let (fa, fb) = (self.f64_of(x), self.f64_of(y));
+                        let w = self.float_arith(ArithOp::Add, fa, fb);
+                        self.move_into_reg(rr, w);
+                        return Ok(false);
+                    }
+                }
                 let done = self.b.create_block();
                 let slow = self.b.create_block();
                 // Two small Ints or two Floats add inline; the variable's current word
