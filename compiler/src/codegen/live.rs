@@ -557,6 +557,12 @@ impl Facts {
         self.at[pc].as_ref().is_some_and(|st| st.has(BOOL, r) || st.has(CONST, r))
     }
 
+    /// Whether register `r` may hold a heap reference (an immortal one included) when
+    /// instruction `pc` starts.
+    pub fn may_be_heap(&self, pc: usize, r: Reg) -> bool {
+        self.at[pc].as_ref().is_none_or(|st| st.has(HEAP, r))
+    }
+
     /// Whether register `r` surely holds a Float when instruction `pc` starts.
     pub fn float_before(&self, pc: usize, r: Reg) -> bool {
         self.fact(pc, FLOAT, r)

@@ -485,6 +485,7 @@ impl<'a, M: Module> Codegen<'a, M> {
                 blocks: FxHashMap::default(),
                 ctx: None,
                 closure: None,
+                null: None,
                 exit: None,
                 upvals_of,
                 cur_stack: Vec::new(),
@@ -731,6 +732,9 @@ struct Translator<'f, 'p> {
     blocks: FxHashMap<usize, cl::Block>,
     ctx: Option<cl::Value>,
     closure: Option<cl::Value>,
+    /// The `null` word, made once in the entry block: every register set to `null`
+    /// anywhere gets this one value, so that joins of `null`s need no block parameter.
+    null: Option<cl::Value>,
     /// Error exit: releases registers and returns EXC.
     exit: Option<cl::Block>,
     /// Upvalue sources of every prototype of the module (for `Closure`).
@@ -811,6 +815,10 @@ impl<'f, 'p> Translator<'f, 'p> {
     /// Calls an entry that returns a value.
     fn call_v(&mut self, name: &str, args: &[cl::Value]) -> cl::Value {
         self.call_rt(name, args).expect("result")
+    }
+
+    fn null_word(&self) -> cl::Value {
+        self.null.expect("null constant")
     }
 
     fn iconst(&mut self, v: u64) -> cl::Value {
@@ -1035,7 +1043,7 @@ impl<'f, 'p> Translator<'f, 'p> {
                 break;
             }
             if !self.held[r as usize] && self.facts.heap_somewhere(r) && !self.is_raw(r) {
-                let null = self.iconst(L::NULL_BITS);
+                let null = self.null_word();
                 self.b.def_var(self.vars[r as usize], null);
             }
         }
@@ -1101,7 +1109,7 @@ impl<'f, 'p> Translator<'f, 'p> {
                 let v = self.use_reg(r);
                 self.release(v);
             }
-            let null = self.iconst(L::NULL_BITS);
+            let null = self.null_word();
             self.b.def_var(self.vars[r as usize], null);
         }
         for r in 0..self.p.n_regs {
@@ -1115,7 +1123,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         if self.is_raw(r) {
             return v;
         }
-        let null = self.iconst(L::NULL_BITS);
+        let null = self.null_word();
         self.b.def_var(self.vars[r as usize], null);
         self.held[r as usize] = false;
         v
@@ -1262,6 +1270,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         let params = self.b.block_params(entry).to_vec();
         self.ctx = Some(params[0]);
         self.closure = Some(params[1]);
+        self.null = Some(self.b.ins().iconst(types::I64, L::NULL_BITS as i64));
         for _ in 0..self.p.n_regs {
             let v = self.b.declare_var(types::I64);
             self.vars.push(v);
@@ -1290,7 +1299,7 @@ impl<'f, 'p> Translator<'f, 'p> {
             let v = if (r as usize) < self.p.n_params as usize {
                 params[2 + r as usize]
             } else {
-                self.iconst(L::NULL_BITS)
+                self.null_word()
             };
             self.b.def_var(self.vars[r as usize], v);
         }
@@ -1438,7 +1447,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         }
         if !terminated {
             self.cur_stack.clear();
-            let null = self.iconst(L::NULL_BITS);
+            let null = self.null_word();
             self.return_value(null);
         }
         Ok(())
@@ -1451,7 +1460,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         // handed to the generic code.
         for r in 0..self.p.n_regs {
             if self.facts.null_before(pc, r) {
-                let null = self.iconst(L::NULL_BITS);
+                let null = self.null_word();
                 self.b.def_var(self.vars[r as usize], null);
             } else if let Some(v) = self.iraw[r as usize] {
                 // The generic code reads the word of a payload kept raw here.
@@ -1651,7 +1660,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         let done = self.b.create_block();
         self.b.ins().brif(more, item, &[], done, &[]);
         self.b.switch_to_block(done);
-        let null = self.iconst(L::NULL_BITS);
+        let null = self.null_word();
         self.set_reg(state, null);
         self.b.ins().jump(exit, &[]);
         self.b.switch_to_block(item);
@@ -1713,7 +1722,7 @@ impl<'f, 'p> Translator<'f, 'p> {
                     Special::None => L::NONE_BITS,
                     Special::Undef => L::UNDEF_BITS,
                 };
-                let w = self.iconst(bits);
+                let w = if which == Special::Null { self.null_word() } else { self.iconst(bits) };
                 self.set_reg(dst, w);
             }
             Instr::LoadBuiltin { dst, name } => {
@@ -1738,7 +1747,7 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::GetGlobal { dst, .. } if self.direct_gets.contains_key(&pc) => {
                 // Only the callee of a direct call (known::direct_calls).
-                let null = self.iconst(L::NULL_BITS);
+                let null = self.null_word();
                 self.set_reg(dst, null);
             }
             Instr::GetGlobal { dst, slot } => {
@@ -1820,6 +1829,10 @@ impl<'f, 'p> Translator<'f, 'p> {
                 let v = if op != ArithOp::Mod && self.floats(pc, a, Some(b)) {
                     let (fa, fb) = (self.f64_of(x), self.f64_of(y));
                     self.float_arith(op, fa, fb)
+                } else if op != ArithOp::Mod && self.floats(pc, a, None) && self.float_result(pc, op, b) {
+                    self.mixed_arith(op, x, y, true, pc)
+                } else if op != ArithOp::Mod && self.floats(pc, b, None) && self.float_result(pc, op, a) {
+                    self.mixed_arith(op, y, x, false, pc)
                 } else {
                     self.arith(op, x, y, None, pc)
                 };
@@ -2021,7 +2034,7 @@ impl<'f, 'p> Translator<'f, 'p> {
                 for (i, r) in idx_regs.iter().enumerate() {
                     let w = match r {
                         Some(r) => self.use_reg(*r),
-                        None => self.iconst(L::NULL_BITS),
+                        None => self.null_word(),
                     };
                     self.b.ins().stack_store(self.ptr, w, idx_slot, (i * 8) as i32);
                 }
@@ -2147,7 +2160,7 @@ impl<'f, 'p> Translator<'f, 'p> {
                     } else if callee.param_defaults[i] {
                         self.iconst(L::UNDEF_BITS)
                     } else {
-                        self.iconst(L::NULL_BITS)
+                        self.null_word()
                     };
                     call_args.push(a);
                 }
@@ -2694,6 +2707,65 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.ins().jump(join, &[v.into()]);
         self.b.switch_to_block(join);
         self.b.block_params(join)[0]
+    }
+
+    /// Whether a Float `op` register `other` surely gives a Float (or an error) at
+    /// `pc`: not when `+` may meet a String (it concatenates).
+    fn float_result(&self, pc: usize, op: ArithOp, other: ir::Reg) -> bool {
+        op != ArithOp::Add || !self.facts.may_be_heap(pc, other)
+    }
+
+    /// `x op y` (not `%`) where the word `known` surely holds a Float (it is `x` when
+    /// `known_left`): the other operand inline when it is a small Int (converted, as
+    /// the runtime does) or a Float, through the runtime otherwise. The result is a
+    /// Float (or an error), so the f64 is what the paths join on.
+    fn mixed_arith(&mut self, op: ArithOp, known: cl::Value, other: cl::Value, known_left: bool, pc: usize) -> cl::Value {
+        let fk = self.f64_of(known);
+        let join = self.b.create_block();
+        self.b.append_block_param(join, types::F64);
+        let int_blk = self.b.create_block();
+        let not_int = self.b.create_block();
+        let float_blk = self.b.create_block();
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        let small = self.is_small(other);
+        self.b.ins().brif(small, int_blk, &[], not_int, &[]);
+        self.b.switch_to_block(int_blk);
+        let i = self.payload(other);
+        let fi = self.b.ins().fcvt_from_sint(types::F64, i);
+        self.b.ins().jump(join, &[fi.into()]);
+        self.b.switch_to_block(not_int);
+        let is_f = self.is_float(other);
+        self.b.ins().brif(is_f, float_blk, &[], slow, &[]);
+        self.b.switch_to_block(float_blk);
+        let fo = self.b.ins().bitcast(types::F64, MemFlagsData::new(), other);
+        self.b.ins().jump(join, &[fo.into()]);
+        self.b.switch_to_block(slow);
+        let cx = self.cx();
+        let o = self.b.ins().iconst(types::I32, op as i64);
+        let (l, r) = if known_left { (known, other) } else { (other, known) };
+        let v = self.call_v("forge_arith", &[cx, o, l, r]);
+        self.check(v, pc);
+        // Float ⊕ anything gives a Float or fails: the result's f64, joined so that it
+        // comes out again below (a NaN stays a NaN).
+        let done = self.b.create_block();
+        self.b.append_block_param(done, types::F64);
+        let fv = self.b.ins().bitcast(types::F64, MemFlagsData::new(), v);
+        self.b.ins().jump(done, &[fv.into()]);
+        self.b.switch_to_block(join);
+        let fo = self.b.block_params(join)[0];
+        let (fa, fb) = if known_left { (fk, fo) } else { (fo, fk) };
+        let r = match op {
+            ArithOp::Add => self.b.ins().fadd(fa, fb),
+            ArithOp::Sub => self.b.ins().fsub(fa, fb),
+            ArithOp::Mul => self.b.ins().fmul(fa, fb),
+            ArithOp::Div => self.b.ins().fdiv(fa, fb),
+            ArithOp::Mod => unreachable!("Float % is computed by the runtime"),
+        };
+        self.b.ins().jump(done, &[r.into()]);
+        self.b.switch_to_block(done);
+        let f = self.b.block_params(done)[0];
+        self.float_word(f)
     }
 
     /// Whether register `a` (and `b`, if given) surely holds a Float at `pc`.

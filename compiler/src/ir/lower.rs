@@ -580,7 +580,9 @@ impl<'a> Lowerer<'a> {
                 let exit = self.jump_if_false(cond);
                 self.loop_body(body, top, at);
                 let end = self.here();
-                self.patch(exit, end);
+                for j in exit {
+                    self.patch(j, end);
+                }
                 self.finish_loop(top, end);
             }
             StmtKind::Loop { body } => {
@@ -1279,9 +1281,15 @@ impl<'a> Lowerer<'a> {
         r
     }
 
-    /// Emits a jump taken when `cond` is falsy; returns it for patching. Comparisons
-    /// become one fused compare-and-branch instruction.
-    fn jump_if_false(&mut self, cond: &Expr) -> usize {
+    /// Emits the jumps taken when `cond` is falsy; returns them for patching.
+    /// Comparisons become one fused compare-and-branch instruction; `a and b` is a
+    /// jump for each side (its truth is that of both sides, so no Bool is made).
+    fn jump_if_false(&mut self, cond: &Expr) -> Vec<usize> {
+        if let ExprKind::Logical { and: true, lhs, rhs } = &cond.kind {
+            let mut jumps = self.jump_if_false(lhs);
+            jumps.extend(self.jump_if_false(rhs));
+            return jumps;
+        }
         let mark = self.mark();
         if let ExprKind::Binary { op, lhs, rhs } = &cond.kind {
             if let Err(cop) = arith_or_cmp(*op) {
@@ -1293,13 +1301,13 @@ impl<'a> Lowerer<'a> {
                     self.emit(Instr::JmpIfNotCmp { op: cop, a, b, target: 0 }, cond.span.start)
                 };
                 self.release(mark);
-                return j;
+                return vec![j];
             }
         }
         let c = self.expr_any(cond);
         let j = self.emit(Instr::JmpIfNot { cond: c, target: 0 }, cond.span.start);
         self.release(mark);
-        j
+        vec![j]
     }
 
     fn binop(&mut self, op: ast::BinOp, dst: Reg, a: Reg, b: Reg, at: u32) {
@@ -1394,7 +1402,9 @@ impl<'a> Lowerer<'a> {
                 self.block_value(then, dst);
                 let jend = self.emit(Instr::Jmp { target: 0 }, at);
                 let el = self.here();
-                self.patch(jf, el);
+                for j in jf {
+                    self.patch(j, el);
+                }
                 match otherwise.as_deref() {
                     None => {
                         self.emit(Instr::LoadSpecial { dst, which: Special::Null }, at);
