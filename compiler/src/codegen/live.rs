@@ -89,18 +89,29 @@ const FACTS: usize = 6;
 /// by intersection).
 const MAY: [bool; FACTS] = [true, true, false, false, false, false];
 
-/// The forward state at one point: one register set per fact.
+/// The payload range of a small Int.
+const SMALL_RANGE: Range = (forge_abi::layout::INT_IMM_MIN, forge_abi::layout::INT_IMM_MAX);
+
+/// An inclusive range of Int values.
+pub type Range = (i64, i64);
+
+/// The forward state at one point: one register set per fact, and for the registers
+/// that surely hold a small Int, the range of its value (`SMALL_RANGE` when nothing
+/// narrower is known).
 #[derive(Clone, PartialEq)]
 struct State {
     sets: [Vec<u64>; FACTS],
+    ranges: Vec<Range>,
 }
 
 impl State {
     fn new(words: usize) -> State {
-        State { sets: std::array::from_fn(|_| vec![0; words]) }
+        State { sets: std::array::from_fn(|_| vec![0; words]), ranges: vec![SMALL_RANGE; words * 64] }
     }
-    /// Joins `o` into `self`; returns whether `self` changed.
-    fn join(&mut self, o: &State) -> bool {
+    /// Joins `o` into `self`; returns whether `self` changed. With `widen` (sorted
+    /// thresholds), a bound that grows jumps to the next threshold (so that a loop's
+    /// counter does not take one round per value).
+    fn join(&mut self, o: &State, widen: Option<&[i64]>) -> bool {
         let mut changed = false;
         for (k, (mine, theirs)) in self.sets.iter_mut().zip(&o.sets).enumerate() {
             for (m, t) in mine.iter_mut().zip(theirs) {
@@ -109,7 +120,44 @@ impl State {
                 *m = j;
             }
         }
+        for (r, (m, t)) in self.ranges.iter_mut().zip(&o.ranges).enumerate() {
+            let new = if get(&self.sets[SMALL], r as Reg) {
+                let mut lo = m.0.min(t.0);
+                let mut hi = m.1.max(t.1);
+                if let Some(th) = widen {
+                    if lo < m.0 {
+                        lo = th.iter().rev().copied().find(|&t| t <= lo).unwrap_or(SMALL_RANGE.0);
+                    }
+                    if hi > m.1 {
+                        hi = th.iter().copied().find(|&t| t >= hi).unwrap_or(SMALL_RANGE.1);
+                    }
+                }
+                (lo, hi)
+            } else {
+                SMALL_RANGE
+            };
+            changed |= new != *m;
+            *m = new;
+        }
         changed
+    }
+    fn range(&self, r: Reg) -> Range {
+        if self.has(SMALL, r) {
+            self.ranges[r as usize]
+        } else {
+            SMALL_RANGE
+        }
+    }
+    /// Narrows the range of a small-Int register (an empty range stays as it is: the
+    /// path cannot run, and nothing is gained from knowing it).
+    fn narrow(&mut self, r: Reg, lo: i64, hi: i64) {
+        if self.has(SMALL, r) {
+            let (a, b) = self.ranges[r as usize];
+            let (a, b) = (a.max(lo), b.min(hi));
+            if a <= b {
+                self.ranges[r as usize] = (a, b);
+            }
+        }
     }
     /// Forgets every fact about registers outside `live` (they are set to `null`).
     fn keep(&mut self, live: &[u64]) {
@@ -123,6 +171,16 @@ impl State {
     fn assign(&mut self, r: Reg, facts: [bool; FACTS]) {
         for (set, on) in self.sets.iter_mut().zip(facts) {
             set_bit(set, r, on);
+        }
+        if let Some(x) = self.ranges.get_mut(r as usize) {
+            *x = SMALL_RANGE;
+        }
+    }
+    /// `r` now holds a small Int in `range` (clamped to the small range).
+    fn small_in(&mut self, r: Reg, range: Range) {
+        self.small(r);
+        if let Some(x) = self.ranges.get_mut(r as usize) {
+            *x = (range.0.max(SMALL_RANGE.0), range.1.min(SMALL_RANGE.1));
         }
     }
     /// `r` now holds a value of unknown kind.
@@ -151,7 +209,11 @@ impl State {
     }
     fn copy(&mut self, dst: Reg, src: Reg) {
         let facts = std::array::from_fn(|k| self.has(k, src));
+        let range = self.ranges.get(src as usize).copied().unwrap_or(SMALL_RANGE);
         self.assign(dst, facts);
+        if let Some(x) = self.ranges.get_mut(dst as usize) {
+            *x = range;
+        }
     }
     fn has(&self, fact: usize, r: Reg) -> bool {
         get(&self.sets[fact], r)
@@ -325,10 +387,34 @@ impl Facts {
         if n > 0 {
             queued[0] = true;
         }
-        let push =
-            |to: usize, st: &State, entry: &mut Vec<Option<State>>, work: &mut Vec<usize>, queued: &mut Vec<bool>| {
+        // The thresholds of widening: the Int constants of the body, around each.
+        let mut thresholds = vec![SMALL_RANGE.0, SMALL_RANGE.1, -1, 0, 1];
+        for ins in code {
+            let k = match *ins {
+                Instr::LoadInt { v, .. } => v as i64,
+                Instr::ArithI { imm, .. } | Instr::CompareI { imm, .. } | Instr::JmpIfNotCmpI { imm, .. } => imm as i64,
+                _ => continue,
+            };
+            let m = k.saturating_abs();
+            thresholds.extend([k - 1, k, k + 1, m - 1, 1 - m]);
+        }
+        thresholds.retain(|t| (SMALL_RANGE.0..=SMALL_RANGE.1).contains(t));
+        thresholds.sort_unstable();
+        thresholds.dedup();
+        // How often each loop head was reached by a back edge: from the third time on,
+        // growing ranges there are widened to the limit (everything else follows).
+        let mut visits = vec![0u32; n];
+        let mut push =
+            |from: usize, to: usize, st: &State, entry: &mut Vec<Option<State>>, work: &mut Vec<usize>, queued: &mut Vec<bool>| {
+                let mut widen = None;
+                if to <= from {
+                    visits[to] += 1;
+                    if visits[to] > 2 {
+                        widen = Some(&thresholds[..]);
+                    }
+                }
                 let changed = match &mut entry[to] {
-                    Some(old) => old.join(st),
+                    Some(old) => old.join(st, widen),
                     slot @ None => {
                         *slot = Some(st.clone());
                         true
@@ -352,12 +438,19 @@ impl Facts {
                 heap_somewhere[w] |= before.counted(w, &borrowed) | after.counted(w, &borrowed);
             }
             for &s in &succs[pc] {
-                push(s, &after, &mut entry, &mut work, &mut queued);
+                match branch_taken(&code[pc], pc, s) {
+                    Some(taken) if speculate => {
+                        let mut edge = after.clone();
+                        refine(&mut edge, &code[pc], taken);
+                        push(pc, s, &edge, &mut entry, &mut work, &mut queued);
+                    }
+                    _ => push(pc, s, &after, &mut entry, &mut work, &mut queued),
+                }
             }
             if !handlers[pc].is_empty() {
                 // An error leaves the registers as they were, or partly written.
                 let mut err = before.clone();
-                err.join(&after);
+                err.join(&after, None);
                 for &h in &handlers[pc] {
                     let mut e = err.clone();
                     if let Some(Open::Try { err: er, .. }) = stacks[pc]
@@ -366,7 +459,7 @@ impl Facts {
                     {
                         e.unknown(*er);
                     }
-                    push(h, &e, &mut entry, &mut work, &mut queued);
+                    push(pc, h, &e, &mut entry, &mut work, &mut queued);
                 }
             }
         }
@@ -557,6 +650,12 @@ impl Facts {
         self.at[pc].as_ref().is_some_and(|st| st.has(BOOL, r) || st.has(CONST, r))
     }
 
+    /// The range of register `r`'s value when instruction `pc` starts, where it surely
+    /// holds a small Int (see [`Facts::small_before`]).
+    pub fn range_before(&self, pc: usize, r: Reg) -> Option<Range> {
+        self.at[pc].as_ref().filter(|st| st.has(SMALL, r)).map(|st| st.range(r))
+    }
+
     /// Whether register `r` may hold a heap reference (an immortal one included) when
     /// instruction `pc` starts.
     pub fn may_be_heap(&self, pc: usize, r: Reg) -> bool {
@@ -674,6 +773,96 @@ fn reads_only(ins: &Instr) -> bool {
 
 /// The state after instruction `ins` at `pc`, from the state `st` before it.
 #[allow(clippy::too_many_arguments)]
+/// For a compare-and-branch instruction at `pc`, whether the edge to `to` is the one
+/// taken when the comparison is false (the jump): `Some(false)` for the fall-through
+/// (the comparison held), `Some(true)` for the jump; `None` for other instructions.
+fn branch_taken(ins: &Instr, pc: usize, to: usize) -> Option<bool> {
+    match *ins {
+        Instr::JmpIfNotCmp { target, .. } | Instr::JmpIfNotCmpI { target, .. } if target as usize != pc + 1 => {
+            Some(to == target as usize)
+        }
+        _ => None,
+    }
+}
+
+/// Narrows the ranges of a compare-and-branch's small-Int operands on one edge
+/// (`jumped`: the comparison was false).
+fn refine(st: &mut State, ins: &Instr, jumped: bool) {
+    use ir::CmpKind as C;
+    let (op, a, b, rb) = match *ins {
+        Instr::JmpIfNotCmp { op, a, b, .. } => {
+            if !st.has(SMALL, a) || !st.has(SMALL, b) {
+                return;
+            }
+            (op, a, Some(b), st.range(b))
+        }
+        Instr::JmpIfNotCmpI { op, a, imm, .. } => {
+            if !st.has(SMALL, a) {
+                return;
+            }
+            (op, a, None, (imm as i64, imm as i64))
+        }
+        _ => return,
+    };
+    // The relation that holds on this edge, as `a op b`.
+    let op = if !jumped {
+        op
+    } else {
+        match op {
+            C::Lt => C::Ge,
+            C::Le => C::Gt,
+            C::Gt => C::Le,
+            C::Ge => C::Lt,
+            C::Eq => C::Ne,
+            C::Ne => C::Eq,
+        }
+    };
+    let ra = st.range(a);
+    let (a_lo, a_hi, b_lo, b_hi) = match op {
+        C::Lt => (i64::MIN, rb.1.saturating_sub(1), ra.0.saturating_add(1), i64::MAX),
+        C::Le => (i64::MIN, rb.1, ra.0, i64::MAX),
+        C::Gt => (rb.0.saturating_add(1), i64::MAX, i64::MIN, ra.1.saturating_sub(1)),
+        C::Ge => (rb.0, i64::MAX, i64::MIN, ra.1),
+        C::Eq => (rb.0, rb.1, ra.0, ra.1),
+        C::Ne => return,
+    };
+    st.narrow(a, a_lo, a_hi);
+    if let Some(b) = b {
+        st.narrow(b, b_lo, b_hi);
+    }
+}
+
+/// The range of `x op y` for Ints in the ranges `a` and `b` (`None` where the
+/// operation may fail or its result is not bounded by them: a divisor range holding
+/// zero). Exact, in i128.
+pub fn int_op_range(op: ArithOp, a: Range, b: Range) -> Option<(i128, i128)> {
+    let (a0, a1, b0, b1) = (a.0 as i128, a.1 as i128, b.0 as i128, b.1 as i128);
+    let span = |v: [i128; 4]| (v.iter().copied().min().unwrap_or(0), v.iter().copied().max().unwrap_or(0));
+    match op {
+        ArithOp::Add => Some((a0 + b0, a1 + b1)),
+        ArithOp::Sub => Some((a0 - b1, a1 - b0)),
+        ArithOp::Mul => Some(span([a0 * b0, a0 * b1, a1 * b0, a1 * b1])),
+        ArithOp::Div => {
+            if b0 <= 0 && b1 >= 0 {
+                return None;
+            }
+            // Truncating division is monotonic in each operand on a divisor range of
+            // one sign: the extremes are at the corners.
+            Some(span([a0 / b0, a0 / b1, a1 / b0, a1 / b1]))
+        }
+        ArithOp::Mod => {
+            if b0 <= 0 && b1 >= 0 {
+                return None;
+            }
+            // |x % y| < |y|, with the sign of x.
+            let m = b0.abs().max(b1.abs()) - 1;
+            let lo = if a0 >= 0 { 0 } else { (-m).max(a0) };
+            let hi = if a1 <= 0 { 0 } else { m.min(a1) };
+            Some((lo, hi))
+        }
+    }
+}
+
 fn transfer(
     p: &ir::Proto,
     pc: usize,
@@ -734,7 +923,7 @@ fn transfer(
             // Strings and large Ints: immortal values made once per site.
             _ => st.constant(dst),
         },
-        I::LoadInt { dst, .. } => st.small(dst),
+        I::LoadInt { dst, v } => st.small_in(dst, (v as i64, v as i64)),
         I::Move { dst, src } => {
             if dst != src {
                 st.copy(dst, src);
@@ -793,12 +982,29 @@ fn transfer(
         if let Some((a, b)) = guarded(p, ins, &|r| before.not_int(r)) {
             // Past the guards both operands are small Ints; the result of an Int
             // operation is one too (an overflow leaves the typed copy).
-            st.small(a);
+            let ra = before.range(a);
+            let rb = match (*ins, b) {
+                (_, Some(b)) => before.range(b),
+                (I::ArithI { imm, .. } | I::CompareI { imm, .. } | I::JmpIfNotCmpI { imm, .. }, None) => {
+                    (imm as i64, imm as i64)
+                }
+                _ => SMALL_RANGE,
+            };
+            // Only operands that were small Ints before keep their range (the others
+            // were just guarded).
+            let ra = if before.has(SMALL, a) { ra } else { SMALL_RANGE };
+            let rb = if b.is_none_or(|b| before.has(SMALL, b)) { rb } else { SMALL_RANGE };
+            st.small_in(a, ra);
             if let Some(b) = b {
-                st.small(b);
+                st.small_in(b, rb);
             }
+            let result = |op: ArithOp| match int_op_range(op, ra, rb) {
+                Some((lo, hi)) => (lo.max(SMALL_RANGE.0 as i128) as i64, hi.min(SMALL_RANGE.1 as i128) as i64),
+                None => SMALL_RANGE,
+            };
             match *ins {
-                I::Arith { dst, .. } | I::ArithI { dst, .. } => st.small(dst),
+                I::Arith { dst, op, .. } | I::ArithI { dst, op, .. } => st.small_in(dst, result(op)),
+                I::AppendVar { .. } => st.small_in(a, result(ArithOp::Add)),
                 I::Compare { dst, .. } | I::CompareI { dst, .. } => st.boolean(dst),
                 _ => {}
             }

@@ -1521,13 +1521,26 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             _ => return err("internal error: a guarded instruction without a second operand"),
         };
-        // |x % k| < |k| and |x / k| <= |x| for a constant k other than 0 and -1: the
-        // result is a small Int without a test.
-        let bounded = matches!(ins, Instr::ArithI { op: ArithOp::Mod | ArithOp::Div, imm, .. } if imm != -1);
+        // The operands' ranges (`live`): a result known to stay in the small range
+        // needs no overflow test, a divisor known not to be zero no zero test.
+        let small = (forge_abi::layout::INT_IMM_MIN as i128, forge_abi::layout::INT_IMM_MAX as i128);
+        let full = (forge_abi::layout::INT_IMM_MIN, forge_abi::layout::INT_IMM_MAX);
+        let ra = self.facts.range_before(pc, a).unwrap_or(full);
+        let rb = match (ins, b) {
+            (_, Some(b)) => self.facts.range_before(pc, b).unwrap_or(full),
+            (Instr::ArithI { imm, .. }, None) => (imm as i64, imm as i64),
+            _ => full,
+        };
+        let range_of = |op: ArithOp| live::int_op_range(op, ra, rb);
         let int_op = |this: &mut Self, op: ArithOp| -> cl::Value {
+            let res = range_of(op);
+            let bounded = res.is_some_and(|(lo, hi)| lo >= small.0 && hi <= small.1);
             let r = match op {
                 ArithOp::Add => this.b.ins().iadd(x, y),
                 ArithOp::Sub => this.b.ins().isub(x, y),
+                ArithOp::Mul if res.is_some_and(|(lo, hi)| lo >= i64::MIN as i128 && hi <= i64::MAX as i128) => {
+                    this.b.ins().imul(x, y)
+                }
                 ArithOp::Mul => {
                     // 48-bit operands: the product fits i64 exactly when the high half
                     // is the sign of the low half.
@@ -1539,8 +1552,10 @@ impl<'f, 'p> Translator<'f, 'p> {
                     lo
                 }
                 ArithOp::Div | ArithOp::Mod => {
-                    let nz = this.b.ins().icmp_imm_s(IntCC::NotEqual, y, 0);
-                    this.typed_check(pc, nz);
+                    if res.is_none() {
+                        let nz = this.b.ins().icmp_imm_s(IntCC::NotEqual, y, 0);
+                        this.typed_check(pc, nz);
+                    }
                     if op == ArithOp::Div {
                         this.b.ins().sdiv(x, y)
                     } else {
