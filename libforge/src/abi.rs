@@ -705,6 +705,18 @@ pub unsafe extern "C" fn forge_push_pop(
     arg: u64,
     pop: i32,
 ) -> u64 {
+    // The common case first: a push onto an array of one's own (shared or frozen ones,
+    // and the errors, take the general path).
+    if pop == 0 {
+        // SAFETY: slot is a root slot.
+        let root = unsafe { root(slot) };
+        if !root.is_frozen() {
+            if let Some(items) = root.array_mut() {
+                items.push(cloned(arg));
+                return root.clone().into_bits();
+            }
+        }
+    }
     // SAFETY: ctx is live; path points to a static PathDesc; slot is a root slot.
     let (ctx, name, root) = unsafe { (cx(ctx), path_name(path), root(slot)) };
     let r = if pop != 0 { access::pop(root, name) } else { access::push(root, name, cloned(arg)) };

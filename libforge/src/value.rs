@@ -649,22 +649,40 @@ impl Value {
         f(&mut slot)
     }
 
+    #[inline]
     fn is_unique(&self) -> bool {
         self.header().is_some_and(|h| h.rc.get() == 1 && h.flags.get() & L::FLAG_FROZEN == 0)
     }
 
     /// Mutable access to an array, copying it first unless uniquely owned.
+    #[inline]
     pub fn array_mut(&mut self) -> Option<&mut Vec<Value>> {
         if self.heap_kind() != K::ARRAY {
             return None;
         }
         if !self.is_unique() {
-            let copy = self.obj::<ArrObj>().items.clone();
-            *self = Value::array(copy);
+            self.unshare_array();
         }
         // SAFETY: the object is an ArrObj, uniquely owned by `self` (count 1), so no
         // other reference can observe the mutation; the borrow is tied to `&mut self`.
         Some(unsafe { &mut (*((self.0 & L::PAYLOAD_MASK) as *mut ArrObj)).items })
+    }
+
+    /// Replaces a shared (or frozen) array by a copy of its own (the slow part of
+    /// [`Value::array_mut`], kept out of line).
+    #[cold]
+    #[inline(never)]
+    fn unshare_array(&mut self) {
+        let copy = self.obj::<ArrObj>().items.clone();
+        *self = Value::array(copy);
+    }
+
+    /// As [`Value::unshare_array`], for a String.
+    #[cold]
+    #[inline(never)]
+    fn unshare_string(&mut self) {
+        let copy = self.obj::<StrObj>().s.clone();
+        *self = Value::string(copy);
     }
 
     /// Mutable access to an object's map, copying it first unless uniquely owned.
@@ -681,13 +699,13 @@ impl Value {
     }
 
     /// Mutable access to a string's buffer, copying it first unless uniquely owned.
+    #[inline]
     pub fn string_mut(&mut self) -> Option<&mut String> {
         if self.heap_kind() != K::STR {
             return None;
         }
         if !self.is_unique() {
-            let copy = self.obj::<StrObj>().s.clone();
-            *self = Value::string(copy);
+            self.unshare_string();
         }
         // SAFETY: as in `array_mut`: uniquely owned StrObj.
         Some(unsafe { &mut (*((self.0 & L::PAYLOAD_MASK) as *mut StrObj)).s })

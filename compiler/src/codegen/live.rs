@@ -84,10 +84,11 @@ const FLOAT: usize = 2; // surely holds a Float
 const BOOL: usize = 3; // surely holds a Bool
 const CONST: usize = 4; // surely holds an immortal constant (a String or a large Int)
 const SMALL: usize = 5; // surely holds a small Int (the 48-bit payload of an Int word)
-const FACTS: usize = 6;
+const LENT: usize = 6; // surely holds a copy counted by another register (a call argument)
+const FACTS: usize = 7;
 /// Which facts are "may" facts (joined by union); the others are "must" facts (joined
 /// by intersection).
-const MAY: [bool; FACTS] = [true, true, false, false, false, false];
+const MAY: [bool; FACTS] = [true, true, false, false, false, false, false];
 
 /// The payload range of a small Int.
 const SMALL_RANGE: Range = (forge_abi::layout::INT_IMM_MIN, forge_abi::layout::INT_IMM_MAX);
@@ -185,30 +186,31 @@ impl State {
     }
     /// `r` now holds a value of unknown kind.
     fn unknown(&mut self, r: Reg) {
-        self.assign(r, [true, true, false, false, false, false]);
+        self.assign(r, [true, true, false, false, false, false, false]);
     }
     /// `r` now holds a value that is not a heap reference (`float`: surely a Float).
     fn scalar(&mut self, r: Reg, float: bool) {
-        self.assign(r, [true, false, float, false, false, false]);
+        self.assign(r, [true, false, float, false, false, false, false]);
     }
     /// `r` now holds a small Int.
     fn small(&mut self, r: Reg) {
-        self.assign(r, [true, false, false, false, false, true]);
+        self.assign(r, [true, false, false, false, false, true, false]);
     }
     /// `r` now holds a Bool.
     fn boolean(&mut self, r: Reg) {
-        self.assign(r, [true, false, false, true, false, false]);
+        self.assign(r, [true, false, false, true, false, false, false]);
     }
     /// `r` now holds an immortal constant of unknown kind.
     fn constant(&mut self, r: Reg) {
-        self.assign(r, [true, true, false, false, true, false]);
+        self.assign(r, [true, true, false, false, true, false, false]);
     }
     /// `r` now holds `null`.
     fn null(&mut self, r: Reg) {
         self.assign(r, [false; FACTS]);
     }
     fn copy(&mut self, dst: Reg, src: Reg) {
-        let facts = std::array::from_fn(|k| self.has(k, src));
+        // A copy takes a count of its own: it is never lent.
+        let facts = std::array::from_fn(|k| k != LENT && self.has(k, src));
         let range = self.ranges.get(src as usize).copied().unwrap_or(SMALL_RANGE);
         self.assign(dst, facts);
         if let Some(x) = self.ranges.get_mut(dst as usize) {
@@ -232,7 +234,7 @@ impl State {
     /// Word `w` of the registers that may hold a counted reference (one to release),
     /// leaving out the `borrowed` parameters.
     fn counted(&self, w: usize, borrowed: &[u64]) -> u64 {
-        self.sets[HEAP][w] & !self.sets[CONST][w] & !borrowed[w]
+        self.sets[HEAP][w] & !self.sets[CONST][w] & !self.sets[LENT][w] & !borrowed[w]
     }
 }
 
@@ -251,6 +253,9 @@ pub struct Facts {
     /// Registers kept as machine values instead of words (see [`Facts::raw_float`]).
     raw_float: Vec<u64>,
     raw_small: Vec<u64>,
+    /// The `Move`s that lend their value to a call instead of copying it
+    /// ([`Facts::lent_copy`]).
+    lent: Vec<bool>,
 }
 
 impl Facts {
@@ -324,6 +329,8 @@ impl Facts {
                 }
             }
         }
+
+        let lent = lent_moves(p, stacks, &reads, &writes, &live_out);
 
         // Parameters that no reachable instruction changes (nor a handler's error
         // edge) stay borrowed from the caller, which keeps its reference for the call:
@@ -433,7 +440,7 @@ impl Facts {
             let mut st = entry[pc].clone().expect("state");
             st.keep(live_in.row(pc));
             let before = st.clone();
-            let after = transfer(p, pc, &code[pc], st, &reads, &writes, &live_out, speculate);
+            let after = transfer(p, pc, &code[pc], st, &reads, &writes, &live_out, speculate, lent[pc]);
             for w in 0..words {
                 heap_somewhere[w] |= before.counted(w, &borrowed) | after.counted(w, &borrowed);
             }
@@ -524,7 +531,7 @@ impl Facts {
         for pc in 0..n {
             let Some(before) = &at[pc] else { continue };
             let ins = &code[pc];
-            let after = transfer(p, pc, ins, before.clone(), &reads, &writes, &live_out, speculate);
+            let after = transfer(p, pc, ins, before.clone(), &reads, &writes, &live_out, speculate, lent[pc]);
             let mut changed = changed_besides_writes(p, ins)
                 .unwrap_or_else(|| (0..p.n_regs).filter(|&r| reads.has(pc, r)).collect());
             changed.extend((0..p.n_regs).filter(|&r| writes.has(pc, r)));
@@ -557,7 +564,15 @@ impl Facts {
             raw_float[w] &= touched[w];
             raw_small[w] &= touched[w] & !raw_float[w];
         }
-        Facts { live_out, at, kills, heap_somewhere, borrowed, entry_small, raw_float, raw_small }
+        Facts { live_out, at, kills, heap_somewhere, borrowed, entry_small, raw_float, raw_small, lent }
+    }
+
+    /// Whether the `Move` at `pc` lends its source's value to the call that follows: the
+    /// destination is an operand of that call and nothing else, and the source keeps
+    /// its value (and its count) until the call has returned, so the copy takes no
+    /// count and drops none.
+    pub fn lent_copy(&self, pc: usize) -> bool {
+        self.lent[pc]
     }
 
     /// Whether register `r` can be kept as an f64 for the whole body: it holds a Float
@@ -773,6 +788,79 @@ fn reads_only(ins: &Instr) -> bool {
 
 /// The state after instruction `ins` at `pc`, from the state `st` before it.
 #[allow(clippy::too_many_arguments)]
+/// The `Move`s into the operand registers of a call that can lend the value instead
+/// of copying it ([`Facts::lent_copy`]). Looking back from each call outside any `try`
+/// over the straight-line code that only loads registers (no jump lands inside it):
+/// a `Move` whose destination is an operand of the call, is read by nothing else and
+/// is dead after the call, from a source that stays live and that nothing in between
+/// writes.
+fn lent_moves(p: &ir::Proto, stacks: &[Option<Vec<Open>>], reads: &Sets, writes: &Sets, live_out: &Sets) -> Vec<bool> {
+    use Instr as I;
+    let code = &p.code;
+    let n = code.len();
+    let mut lent = vec![false; n];
+    let mut starts = vec![false; n + 1];
+    for (pc, ins) in code.iter().enumerate() {
+        if let Some(t) = ins.jump_target() {
+            starts[(t as usize).min(n)] = true;
+        }
+        if let I::TryBegin { handler, .. } = *ins {
+            starts[(handler as usize).min(n)] = true;
+        }
+        let _ = pc;
+    }
+    let no_try = |pc: usize| stacks[pc].as_ref().is_some_and(|s| s.iter().all(|o| *o == Open::Timeout));
+    for call in 0..n {
+        let operands: Vec<Reg> = match code[call] {
+            I::Call { func, args, n, .. } => std::iter::once(func).chain((0..n as u16).map(|i| args + i)).collect(),
+            I::CallMethod { recv, args, n, .. } => std::iter::once(recv).chain((0..n as u16).map(|i| args + i)).collect(),
+            _ => continue,
+        };
+        if !no_try(call) || starts[call] {
+            continue;
+        }
+        // Registers written, and read, by the instructions after the one looked at.
+        let mut written: Vec<Reg> = Vec::new();
+        let mut read: Vec<Reg> = Vec::new();
+        let mut pc = call;
+        while pc > 0 {
+            let prev = pc - 1;
+            let simple = matches!(
+                code[prev],
+                I::Move { .. } | I::LoadK { .. } | I::LoadInt { .. } | I::LoadSpecial { .. } | I::GetGlobal { .. }
+            );
+            if !simple || !no_try(prev) {
+                break;
+            }
+            if let I::Move { dst, src } = code[prev] {
+                if dst != src
+                    && operands.contains(&dst)
+                    && !operands.contains(&src)
+                    && !written.contains(&src)
+                    && !read.contains(&dst)
+                    && !live_out.has(call, dst)
+                    && live_out.has(prev, src)
+                {
+                    lent[prev] = true;
+                }
+            }
+            for r in 0..p.n_regs {
+                if writes.has(prev, r) {
+                    written.push(r);
+                }
+                if reads.has(prev, r) {
+                    read.push(r);
+                }
+            }
+            if starts[prev] {
+                break;
+            }
+            pc = prev;
+        }
+    }
+    lent
+}
+
 /// For a compare-and-branch instruction at `pc`, whether the edge to `to` is the one
 /// taken when the comparison is false (the jump): `Some(false)` for the fall-through
 /// (the comparison held), `Some(true)` for the jump; `None` for other instructions.
@@ -872,6 +960,7 @@ fn transfer(
     writes: &Sets,
     live_out: &Sets,
     speculate: bool,
+    lent: bool,
 ) -> State {
     use Instr as I;
     let before = st.clone();
@@ -927,6 +1016,9 @@ fn transfer(
         I::Move { dst, src } => {
             if dst != src {
                 st.copy(dst, src);
+                if lent {
+                    set_bit(&mut st.sets[LENT], dst, true);
+                }
                 if !get(live_out.row(pc), src) {
                     // The value moves: the source is left `null`.
                     st.null(src);

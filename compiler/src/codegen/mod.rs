@@ -1746,6 +1746,12 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.check(v, pc);
                 self.set_reg(dst, v);
             }
+            Instr::Move { dst, src } if dst != src && self.facts.lent_copy(pc) => {
+                // Lent to the call that follows (`live::Facts::lent_copy`): no count.
+                let v = self.use_reg(src);
+                self.set_reg(dst, v);
+                self.held[dst as usize] = false;
+            }
             Instr::Move { dst, src } => {
                 if dst != src {
                     let v = if self.facts.live_after(pc, src) || self.facts.borrowed(src) {
