@@ -60,6 +60,24 @@ pub const RC_IMMORTAL: u32 = u32::MAX;
 /// runtime's `forge_release`.
 pub const RC_OFFSET: i32 = 0;
 
+/// Byte offset of the kind byte (see [`kind`]) in the object header.
+pub const KIND_OFFSET: i32 = 4;
+
+/// Byte offset, in a function object (`kind::FUNC`), of the address of its native
+/// generic entry (the `Entry` signature of the ABI), or 0 when the function runs on
+/// the VM. Compiled code calls a function value through it without the runtime.
+pub const FUNC_ENTRY_OFFSET: i32 = 8;
+
+/// Byte offset, in a function object, of the address of an array holding, for each
+/// captured variable, the address of the word its cell holds. Compiled code reads and
+/// writes captured variables through it; the function keeps its cells alive.
+pub const FUNC_SLOTS_OFFSET: i32 = 16;
+
+/// The version of what compiled code assumes about values and objects beyond the
+/// runtime table: bump it whenever a constant of this module or an object layout that
+/// generated code reads changes (it is part of the runtime's ABI stamp).
+pub const LAYOUT_VERSION: u32 = 2;
+
 /// Heap object kinds (the `kind` byte of the object header). ORDER KIND: the runtime's
 /// `ObjKind` enum mirrors these values.
 pub mod kind {

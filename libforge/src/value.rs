@@ -128,8 +128,20 @@ struct WrapObj {
 #[repr(C)]
 struct FuncObj {
     hdr: Header,
+    /// The native generic entry of `func.code`, or 0 (`L::FUNC_ENTRY_OFFSET`).
+    entry: usize,
+    /// The address of `slots`' first element (`L::FUNC_SLOTS_OFFSET`).
+    slots_at: usize,
+    /// For each cell of `func.upvals`, the address of the word it holds.
+    slots: Box<[usize]>,
     func: Function,
 }
+
+// Compiled code reads these fields at fixed offsets.
+const _: () = assert!(std::mem::offset_of!(Header, kind) == L::KIND_OFFSET as usize);
+const _: () = assert!(std::mem::offset_of!(Header, rc) == L::RC_OFFSET as usize);
+const _: () = assert!(std::mem::offset_of!(FuncObj, entry) == L::FUNC_ENTRY_OFFSET as usize);
+const _: () = assert!(std::mem::offset_of!(FuncObj, slots_at) == L::FUNC_SLOTS_OFFSET as usize);
 
 #[repr(C)]
 struct EnvObj {
@@ -354,7 +366,18 @@ impl Value {
     }
 
     pub fn function(f: Function) -> Value {
-        alloc(FuncObj { hdr: Header::new(K::FUNC), func: f })
+        let entry = match f.code {
+            Code::Native(e) => e,
+            Code::Interp(_) => 0,
+        };
+        // Captured variables are cells (any other value has no word to lend).
+        let slots: Box<[usize]> = f
+            .upvals
+            .iter()
+            .map(|c| if c.heap_kind() == K::CELL { c.cell_slot() as usize } else { 0 })
+            .collect();
+        let slots_at = slots.as_ptr() as usize;
+        alloc(FuncObj { hdr: Header::new(K::FUNC), entry, slots_at, slots, func: f })
     }
 
     pub fn env(e: ModuleEnv) -> Value {

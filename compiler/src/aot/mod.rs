@@ -27,6 +27,22 @@ pub struct Options {
 /// digest of the runtime ABI table (a library built by another forgec is refused).
 pub fn abi_stamp() -> String {
     let mut h: u64 = 0xcbf29ce484222325;
+    use forge_abi::layout as L;
+    let layout = [
+        L::LAYOUT_VERSION as u64,
+        L::TAG_INT,
+        L::TAG_SPECIAL,
+        L::TAG_BUILTIN,
+        L::TAG_PTR,
+        L::RC_OFFSET as u64,
+        L::KIND_OFFSET as u64,
+        L::FUNC_ENTRY_OFFSET as u64,
+        L::FUNC_SLOTS_OFFSET as u64,
+    ];
+    for b in layout.iter().flat_map(|v| v.to_le_bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
     for f in forge_abi::abi::RUNTIME {
         for b in f.name.bytes().chain([f.params.len() as u8, f.ret.is_some() as u8]) {
             h ^= b as u64;

@@ -466,6 +466,8 @@ impl<'a, M: Module> Codegen<'a, M> {
         for &d in &ids.proto_desc {
             proto_descs.push(self.m.declare_data_in_func(d, &mut ctx.func));
         }
+        // The generic entry's signature, for calls of function values inline.
+        let entry_sig = ctx.func.import_signature(self.generic_sig());
         // Static data: sites, string constants, names, side tables.
         let mut pre = Prepared::default();
         self.prepare(module, ids, p, &mut ctx.func, &mut pre)?;
@@ -479,6 +481,7 @@ impl<'a, M: Module> Codegen<'a, M> {
                 pre: &pre,
                 proto_descs,
                 ptr: self.ptr,
+                entry_sig,
                 vars: Vec::new(),
                 fraw: Vec::new(),
                 iraw: Vec::new(),
@@ -722,6 +725,8 @@ struct Translator<'f, 'p> {
     pre: &'p Prepared,
     proto_descs: Vec<cl::GlobalValue>,
     ptr: types::Type,
+    /// The signature of generic entries (a function value's native code).
+    entry_sig: cl::SigRef,
     vars: Vec<Variable>,
     /// The registers kept as machine values (`live::Facts::raw_float`, `raw_small`):
     /// an f64 in both copies of the body, a small Int's payload in the typed copy.
@@ -774,7 +779,7 @@ struct Translator<'f, 'p> {
     /// each step reads the next element inline (`forge_array_items`).
     items: FxHashMap<ir::Reg, (Variable, Variable)>,
     /// The addresses of the words of the closure cells this body reads or writes
-    /// inline, by upvalue index (`forge_upval_slot`, once at entry).
+    /// inline, by upvalue index (read from the closure once at entry).
     upslots: FxHashMap<u16, cl::Value>,
     /// The registers that may hold a heap reference at the point being translated:
     /// from [`live::Facts`] at each instruction's start, and every register written
@@ -1327,11 +1332,16 @@ impl<'f, 'p> Translator<'f, 'p> {
             .collect();
         upvals.sort_unstable();
         upvals.dedup();
-        for idx in upvals {
+        if !upvals.is_empty() {
+            // The closure's table of cell word addresses (`L::FUNC_SLOTS_OFFSET`; the IR
+            // verifier makes sure every index is one of the closure's).
             let clo = self.clo();
-            let i = self.i32c(idx as i64);
-            let addr = self.call_v("forge_upval_slot", &[clo, i]);
-            self.upslots.insert(idx, addr);
+            let obj = self.b.ins().band_imm_u(clo, L::PAYLOAD_MASK as i64);
+            let slots = self.b.ins().load(self.ptr, MemFlagsData::trusted(), obj, L::FUNC_SLOTS_OFFSET);
+            for idx in upvals {
+                let addr = self.b.ins().load(self.ptr, MemFlagsData::trusted(), slots, idx as i32 * 8);
+                self.upslots.insert(idx, addr);
+            }
         }
         for r in 0..self.p.n_params {
             if !self.facts.borrowed(r) {
@@ -2194,8 +2204,36 @@ impl<'f, 'p> Translator<'f, 'p> {
                 let f = self.use_reg(func);
                 let arr = self.words(args, n as usize);
                 let nn = self.i32c(n as i64);
+                // A function value with native code is called through its generic
+                // entry here; anything else through the runtime.
+                let obj_blk = self.b.create_block();
+                let func_blk = self.b.create_block();
+                let native_blk = self.b.create_block();
+                let slow = self.b.create_block();
+                let join = self.b.create_block();
+                self.b.append_block_param(native_blk, self.ptr);
+                self.b.append_block_param(join, types::I64);
+                let heap = self.is_heap(f);
+                self.b.ins().brif(heap, obj_blk, &[], slow, &[]);
+                self.b.switch_to_block(obj_blk);
+                let p = self.b.ins().band_imm_u(f, L::PAYLOAD_MASK as i64);
+                let kind = self.b.ins().load(types::I8, MemFlagsData::trusted(), p, L::KIND_OFFSET);
+                let is_fn = self.b.ins().icmp_imm_s(IntCC::Equal, kind, forge_abi::layout::kind::FUNC as i64);
+                self.b.ins().brif(is_fn, func_blk, &[], slow, &[]);
+                self.b.switch_to_block(func_blk);
+                let entry = self.b.ins().load(self.ptr, MemFlagsData::trusted(), p, L::FUNC_ENTRY_OFFSET);
+                self.b.ins().brif(entry, native_blk, &[entry.into()], slow, &[]);
+                self.b.switch_to_block(native_blk);
+                let entry = self.b.block_params(native_blk)[0];
+                let call = self.b.ins().call_indirect(self.entry_sig, entry, &[cx, f, arr, nn]);
+                let v = self.b.inst_results(call)[0];
+                self.b.ins().jump(join, &[v.into()]);
+                self.b.switch_to_block(slow);
                 let clo = self.clo();
                 let v = self.call_v("forge_call", &[cx, clo, f, arr, nn]);
+                self.b.ins().jump(join, &[v.into()]);
+                self.b.switch_to_block(join);
+                let v = self.b.block_params(join)[0];
                 self.check(v, pc);
                 self.set_reg(dst, v);
             }
