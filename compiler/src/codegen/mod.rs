@@ -2278,7 +2278,9 @@ impl<'f, 'p> Translator<'f, 'p> {
             Instr::Return { src } => {
                 let v = if self.facts.borrowed(src) {
                     let v = self.use_reg(src);
-                    self.retain(v);
+                    if self.facts.copy_counts(pc, src) {
+                        self.retain(v);
+                    }
                     v
                 } else {
                     self.take_reg(src)
