@@ -106,8 +106,10 @@ struct State {
 }
 
 impl State {
-    fn new(words: usize) -> State {
-        State { sets: std::array::from_fn(|_| vec![0; words]), ranges: vec![SMALL_RANGE; words * 64] }
+    /// `n_ranges`: the number of registers whose ranges are tracked (0 outside the
+    /// typed copy's analysis, which alone uses them).
+    fn new(words: usize, n_ranges: usize) -> State {
+        State { sets: std::array::from_fn(|_| vec![0; words]), ranges: vec![SMALL_RANGE; n_ranges] }
     }
     /// Joins `o` into `self`; returns whether `self` changed. With `widen` (sorted
     /// thresholds), a bound that grows jumps to the next threshold (so that a loop's
@@ -143,20 +145,20 @@ impl State {
         changed
     }
     fn range(&self, r: Reg) -> Range {
-        if self.has(SMALL, r) {
-            self.ranges[r as usize]
-        } else {
-            SMALL_RANGE
+        match self.ranges.get(r as usize) {
+            Some(&x) if self.has(SMALL, r) => x,
+            _ => SMALL_RANGE,
         }
     }
     /// Narrows the range of a small-Int register (an empty range stays as it is: the
     /// path cannot run, and nothing is gained from knowing it).
     fn narrow(&mut self, r: Reg, lo: i64, hi: i64) {
         if self.has(SMALL, r) {
-            let (a, b) = self.ranges[r as usize];
-            let (a, b) = (a.max(lo), b.min(hi));
-            if a <= b {
-                self.ranges[r as usize] = (a, b);
+            if let Some(x) = self.ranges.get_mut(r as usize) {
+                let (a, b) = (x.0.max(lo), x.1.min(hi));
+                if a <= b {
+                    *x = (a, b);
+                }
             }
         }
     }
@@ -375,7 +377,7 @@ impl Facts {
         };
         let mut entry: Vec<Option<State>> = vec![None; n];
         if n > 0 {
-            let mut s0 = State::new(words);
+            let mut s0 = State::new(words, if speculate { n_regs } else { 0 });
             for r in 0..p.n_params {
                 if entry_small.contains(&r) {
                     s0.small(r);
