@@ -91,7 +91,7 @@ const FACTS: usize = 7;
 const MAY: [bool; FACTS] = [true, true, false, false, false, false, false];
 
 /// The payload range of a small Int.
-const SMALL_RANGE: Range = (forge_abi::layout::INT_IMM_MIN, forge_abi::layout::INT_IMM_MAX);
+pub const SMALL_RANGE: Range = (forge_abi::layout::INT_IMM_MIN, forge_abi::layout::INT_IMM_MAX);
 
 /// An inclusive range of Int values.
 pub type Range = (i64, i64);
@@ -346,14 +346,7 @@ impl Facts {
             if stacks[pc].is_none() {
                 continue;
             }
-            let ins = &code[pc];
-            let mut changed = changed_besides_writes(p, ins)
-                .unwrap_or_else(|| (0..p.n_params).filter(|&r| reads.has(pc, r)).collect());
-            changed.extend((0..p.n_params).filter(|&r| writes.has(pc, r)));
-            if let Instr::TryBegin { err, .. } = *ins {
-                changed.push(err);
-            }
-            for r in changed {
+            for r in changed_regs(p, pc, &code[pc], &reads, &writes) {
                 set_bit(&mut borrowed, r, false);
             }
         }
@@ -534,12 +527,7 @@ impl Facts {
             let Some(before) = &at[pc] else { continue };
             let ins = &code[pc];
             let after = transfer(p, pc, ins, before.clone(), &reads, &writes, &live_out, speculate, lent[pc]);
-            let mut changed = changed_besides_writes(p, ins)
-                .unwrap_or_else(|| (0..p.n_regs).filter(|&r| reads.has(pc, r)).collect());
-            changed.extend((0..p.n_regs).filter(|&r| writes.has(pc, r)));
-            if let Instr::TryBegin { err, .. } = *ins {
-                changed.push(err);
-            }
+            let changed = changed_regs(p, pc, ins, &reads, &writes);
             for r in (0..p.n_regs).filter(|&r| reads.has(pc, r)) {
                 set_bit(&mut touched, r, true);
                 if !before.has(FLOAT, r) {
@@ -667,10 +655,14 @@ impl Facts {
         self.at[pc].as_ref().is_some_and(|st| st.has(BOOL, r) || st.has(CONST, r))
     }
 
-    /// The range of register `r`'s value when instruction `pc` starts, where it surely
-    /// holds a small Int (see [`Facts::small_before`]).
-    pub fn range_before(&self, pc: usize, r: Reg) -> Option<Range> {
-        self.at[pc].as_ref().filter(|st| st.has(SMALL, r)).map(|st| st.range(r))
+    /// The ranges of the operands of the guarded instruction `ins` at `pc` (see
+    /// [`guarded`]) when it starts; any small Int for an operand not yet known to be
+    /// one.
+    pub fn operand_ranges(&self, pc: usize, ins: &Instr, a: Reg, b: Option<Reg>) -> (Range, Range) {
+        match &self.at[pc] {
+            Some(st) => operand_ranges(st, ins, a, b),
+            None => (SMALL_RANGE, SMALL_RANGE),
+        }
     }
 
     /// Whether register `r` may hold a heap reference (an immortal one included) when
@@ -683,6 +675,19 @@ impl Facts {
     pub fn float_before(&self, pc: usize, r: Reg) -> bool {
         self.fact(pc, FLOAT, r)
     }
+}
+
+/// Every register instruction `ins` at `pc` may change: its writes, what it changes
+/// besides ([`changed_besides_writes`], or everything it reads where that is not
+/// modelled), and a `try`'s error register (bound when its handler runs).
+fn changed_regs(p: &ir::Proto, pc: usize, ins: &Instr, reads: &Sets, writes: &Sets) -> Vec<Reg> {
+    let mut changed =
+        changed_besides_writes(p, ins).unwrap_or_else(|| (0..p.n_regs).filter(|&r| reads.has(pc, r)).collect());
+    changed.extend((0..p.n_regs).filter(|&r| writes.has(pc, r)));
+    if let Instr::TryBegin { err, .. } = *ins {
+        changed.push(err);
+    }
+    changed
 }
 
 /// The registers an instruction may change besides those `touches` reports as plain
@@ -788,8 +793,6 @@ fn reads_only(ins: &Instr) -> bool {
     )
 }
 
-/// The state after instruction `ins` at `pc`, from the state `st` before it.
-#[allow(clippy::too_many_arguments)]
 /// The `Move`s into the operand registers of a call that can lend the value instead
 /// of copying it ([`Facts::lent_copy`]). Looking back from each call outside any `try`
 /// over the straight-line code that only loads registers (no jump lands inside it):
@@ -802,14 +805,13 @@ fn lent_moves(p: &ir::Proto, stacks: &[Option<Vec<Open>>], reads: &Sets, writes:
     let n = code.len();
     let mut lent = vec![false; n];
     let mut starts = vec![false; n + 1];
-    for (pc, ins) in code.iter().enumerate() {
+    for ins in code {
         if let Some(t) = ins.jump_target() {
             starts[(t as usize).min(n)] = true;
         }
         if let I::TryBegin { handler, .. } = *ins {
             starts[(handler as usize).min(n)] = true;
         }
-        let _ = pc;
     }
     let no_try = |pc: usize| stacks[pc].as_ref().is_some_and(|s| s.iter().all(|o| *o == Open::Timeout));
     for call in 0..n {
@@ -922,6 +924,18 @@ fn refine(st: &mut State, ins: &Instr, jumped: bool) {
     }
 }
 
+/// The ranges of the operands `a` and `b` of a guarded instruction in state `st` (`b`
+/// is `None` for a constant operand, whose range is the constant).
+fn operand_ranges(st: &State, ins: &Instr, a: Reg, b: Option<Reg>) -> (Range, Range) {
+    use Instr as I;
+    let rb = match (*ins, b) {
+        (_, Some(b)) => st.range(b),
+        (I::ArithI { imm, .. } | I::CompareI { imm, .. } | I::JmpIfNotCmpI { imm, .. }, None) => (imm as i64, imm as i64),
+        _ => SMALL_RANGE,
+    };
+    (st.range(a), rb)
+}
+
 /// The range of `x op y` for Ints in the ranges `a` and `b` (`None` where the
 /// operation may fail or its result is not bounded by them: a divisor range holding
 /// zero). Exact, in i128.
@@ -953,6 +967,8 @@ pub fn int_op_range(op: ArithOp, a: Range, b: Range) -> Option<(i128, i128)> {
     }
 }
 
+/// The state after instruction `ins` at `pc`, from the state `st` before it.
+#[allow(clippy::too_many_arguments)]
 fn transfer(
     p: &ir::Proto,
     pc: usize,
@@ -1076,18 +1092,9 @@ fn transfer(
         if let Some((a, b)) = guarded(p, ins, &|r| before.not_int(r)) {
             // Past the guards both operands are small Ints; the result of an Int
             // operation is one too (an overflow leaves the typed copy).
-            let ra = before.range(a);
-            let rb = match (*ins, b) {
-                (_, Some(b)) => before.range(b),
-                (I::ArithI { imm, .. } | I::CompareI { imm, .. } | I::JmpIfNotCmpI { imm, .. }, None) => {
-                    (imm as i64, imm as i64)
-                }
-                _ => SMALL_RANGE,
-            };
-            // Only operands that were small Ints before keep their range (the others
-            // were just guarded).
-            let ra = if before.has(SMALL, a) { ra } else { SMALL_RANGE };
-            let rb = if b.is_none_or(|b| before.has(SMALL, b)) { rb } else { SMALL_RANGE };
+            // Operands that were not small Ints before were just guarded: any small
+            // Int (`State::range`).
+            let (ra, rb) = operand_ranges(&before, ins, a, b);
             st.small_in(a, ra);
             if let Some(b) = b {
                 st.small_in(b, rb);

@@ -1472,10 +1472,9 @@ impl<'f, 'p> Translator<'f, 'p> {
             if self.facts.null_before(pc, r) {
                 let null = self.null_word();
                 self.b.def_var(self.vars[r as usize], null);
-            } else if let Some(v) = self.iraw[r as usize] {
+            } else if self.iraw[r as usize].is_some() {
                 // The generic code reads the word of a payload kept raw here.
-                let x = self.b.use_var(v);
-                let w = self.box_int(x);
+                let w = self.use_reg(r);
                 self.b.def_var(self.vars[r as usize], w);
             }
         }
@@ -1533,14 +1532,8 @@ impl<'f, 'p> Translator<'f, 'p> {
         };
         // The operands' ranges (`live`): a result known to stay in the small range
         // needs no overflow test, a divisor known not to be zero no zero test.
-        let small = (forge_abi::layout::INT_IMM_MIN as i128, forge_abi::layout::INT_IMM_MAX as i128);
-        let full = (forge_abi::layout::INT_IMM_MIN, forge_abi::layout::INT_IMM_MAX);
-        let ra = self.facts.range_before(pc, a).unwrap_or(full);
-        let rb = match (ins, b) {
-            (_, Some(b)) => self.facts.range_before(pc, b).unwrap_or(full),
-            (Instr::ArithI { imm, .. }, None) => (imm as i64, imm as i64),
-            _ => full,
-        };
+        let small = (live::SMALL_RANGE.0 as i128, live::SMALL_RANGE.1 as i128);
+        let (ra, rb) = self.facts.operand_ranges(pc, &ins, a, b);
         let range_of = |op: ArithOp| live::int_op_range(op, ra, rb);
         let int_op = |this: &mut Self, op: ArithOp| -> cl::Value {
             let res = range_of(op);
@@ -2816,13 +2809,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.switch_to_block(join);
         let fo = self.b.block_params(join)[0];
         let (fa, fb) = if known_left { (fk, fo) } else { (fo, fk) };
-        let r = match op {
-            ArithOp::Add => self.b.ins().fadd(fa, fb),
-            ArithOp::Sub => self.b.ins().fsub(fa, fb),
-            ArithOp::Mul => self.b.ins().fmul(fa, fb),
-            ArithOp::Div => self.b.ins().fdiv(fa, fb),
-            ArithOp::Mod => unreachable!("Float % is computed by the runtime"),
-        };
+        let r = self.float_op(op, fa, fb);
         self.b.ins().jump(done, &[r.into()]);
         self.b.switch_to_block(done);
         let f = self.b.block_params(done)[0];
@@ -2854,16 +2841,20 @@ impl<'f, 'p> Translator<'f, 'p> {
         w
     }
 
-    /// `a op b` on two f64 (not `%`), as IEEE arithmetic like the runtime's; the word
-    /// of the result.
-    fn float_arith(&mut self, op: ArithOp, a: cl::Value, b: cl::Value) -> cl::Value {
-        let r = match op {
+    /// `a op b` on two f64 (not `%`), as IEEE arithmetic like the runtime's.
+    fn float_op(&mut self, op: ArithOp, a: cl::Value, b: cl::Value) -> cl::Value {
+        match op {
             ArithOp::Add => self.b.ins().fadd(a, b),
             ArithOp::Sub => self.b.ins().fsub(a, b),
             ArithOp::Mul => self.b.ins().fmul(a, b),
             ArithOp::Div => self.b.ins().fdiv(a, b),
             ArithOp::Mod => unreachable!("Float % is computed by the runtime"),
-        };
+        }
+    }
+
+    /// [`Self::float_op`]; the word of the result.
+    fn float_arith(&mut self, op: ArithOp, a: cl::Value, b: cl::Value) -> cl::Value {
+        let r = self.float_op(op, a, b);
         self.float_word(r)
     }
 
