@@ -111,7 +111,6 @@ table! {
     forge_for_prep(P, V) -> V;
     forge_for_next(V, I, W, P) -> W;
     forge_array_items(V, P) -> P;
-    forge_upval_slot(V, W) -> P;
     // Results, tasks and other unary operations.
     forge_must(P, V) -> V;
     forge_question(P, V, W, P) -> V;

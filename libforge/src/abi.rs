@@ -630,23 +630,6 @@ pub unsafe extern "C" fn forge_cell_put(cell: u64, v: u64) {
     drop(borrow(&cell).cell_set(v));
 }
 
-thread_local! {
-    /// What `forge_upval_slot` gives for an index the closure does not have (the IR
-    /// verifier rules that out): a word that reads as unbound.
-    static NO_UPVAL: std::cell::Cell<u64> = const { std::cell::Cell::new(L::UNDEF_BITS) };
-}
-
-/// The address of the word held by closure cell `idx` of `closure`: native code reads
-/// and writes captured variables there inline. The closure keeps its cells alive, and
-/// the caller keeps the closure alive for the call.
-#[no_mangle]
-pub extern "C" fn forge_upval_slot(closure: u64, idx: i32) -> usize {
-    let c = borrow(&closure);
-    match c.as_function().and_then(|f| f.upvals.get(idx as usize)) {
-        Some(cell) => cell.cell_slot() as usize,
-        None => NO_UPVAL.with(|w| w.as_ptr() as usize),
-    }
-}
 
 #[no_mangle]
 pub extern "C" fn forge_upval(closure: u64, idx: i32) -> u64 {
@@ -705,16 +688,12 @@ pub unsafe extern "C" fn forge_push_pop(
     arg: u64,
     pop: i32,
 ) -> u64 {
-    // The common case first: a push onto an array of one's own (shared or frozen ones,
-    // and the errors, take the general path).
+    // The common case first, without the variable's name or a `Result`: a push onto
+    // an array that may change (the errors take the general path).
     if pop == 0 {
         // SAFETY: slot is a root slot.
-        let root = unsafe { root(slot) };
-        if !root.is_frozen() {
-            if let Some(items) = root.array_mut() {
-                items.push(cloned(arg));
-                return root.clone().into_bits();
-            }
+        if let Ok(r) = access::push_in_place(unsafe { root(slot) }, cloned(arg)) {
+            return r.into_bits();
         }
     }
     // SAFETY: ctx is live; path points to a static PathDesc; slot is a root slot.
@@ -1530,7 +1509,6 @@ pub fn exports() -> Vec<(&'static str, *const u8)> {
         forge_for_prep,
         forge_for_next,
         forge_array_items,
-        forge_upval_slot,
         forge_must,
         forge_question,
         forge_await,

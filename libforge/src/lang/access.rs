@@ -147,7 +147,27 @@ fn assign_path(root: &mut Value, steps: &[PathStep<'_>], v: Value) -> Result<()>
 /// `name.push(v)` (or `name = push(name, v)`) in place on the variable `root`; returns
 /// the array after the push.
 pub fn push(root: &mut Value, name: &str, v: Value) -> Result<Value> {
-    push_or_pop(root, name, Some(v))
+    match push_in_place(root, v) {
+        Ok(r) => Ok(r),
+        Err(v) => push_or_pop(root, name, Some(v)),
+    }
+}
+
+/// The push of [`push`] when `root` is an array that may change (copied first when
+/// shared): returns the array after the push, or gives `v` back (a frozen array, or
+/// no array: `push` reports those).
+#[inline]
+pub fn push_in_place(root: &mut Value, v: Value) -> std::result::Result<Value, Value> {
+    if root.is_frozen() {
+        return Err(v);
+    }
+    match root.array_mut() {
+        Some(a) => {
+            a.push(v);
+            Ok(root.clone())
+        }
+        None => Err(v),
+    }
 }
 
 /// `name.pop()` in place on the variable `root`; returns the removed element (`null`
