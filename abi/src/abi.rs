@@ -197,6 +197,9 @@ pub struct ProtoDesc {
     pub kind: u32,
     pub n_params: u32,
     pub module: *const ModuleDesc,
+    /// The fixed-arity body: `fn(ctx, closure, p1, …, pN) -> u64` with
+    /// N = `n_params`, the parameters borrowed (what the generic entry calls).
+    pub fixed: *const u8,
 }
 
 /// Static description of a compiled module (source file).

@@ -73,10 +73,23 @@ pub const FUNC_ENTRY_OFFSET: i32 = 8;
 /// writes captured variables through it; the function keeps its cells alive.
 pub const FUNC_SLOTS_OFFSET: i32 = 16;
 
+/// Byte offset, in a function object, of the address of its native fixed-arity body
+/// (`fn(ctx, closure, p1, …, pN) -> u64`), valid when the `u64` at
+/// [`FUNC_ARITY_OFFSET`] equals the number of arguments of a call.
+pub const FUNC_FIXED_OFFSET: i32 = 24;
+
+/// Byte offset, in a function object, of the number of parameters its fixed-arity body
+/// takes, or [`NO_ARITY`] when it has none (VM code, builtins): a call with exactly
+/// that many arguments may skip the generic entry.
+pub const FUNC_ARITY_OFFSET: i32 = 32;
+
+/// The arity field of a function object without a native fixed-arity body.
+pub const NO_ARITY: u64 = u64::MAX;
+
 /// The version of what compiled code assumes about values and objects beyond the
 /// runtime table: bump it whenever a constant of this module or an object layout that
 /// generated code reads changes (it is part of the runtime's ABI stamp).
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// Heap object kinds (the `kind` byte of the object header). ORDER KIND: the runtime's
 /// `ObjKind` enum mirrors these values.

@@ -233,10 +233,10 @@ impl Vm {
         if self.regs.len() < need {
             self.regs.resize(need, Value::NULL);
         }
+        // Registers keep plain numbers from earlier frames (`pop_frame` only drops
+        // references), so every parameter is set, not only the defaulted ones.
         for (i, &d) in proto.param_defaults.iter().enumerate() {
-            if d {
-                self.regs[base + i] = Value::UNDEF;
-            }
+            self.regs[base + i] = if d { Value::UNDEF } else { Value::NULL };
         }
         let n_regs = proto.n_regs as usize;
         self.frames.push(Frame { closure, proto: Some(proto), n_regs, base, pc: 0, ret, boundary });

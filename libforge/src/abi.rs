@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::lang::{self, access, control, dispatch, iter, matching, tasks, timers, types};
 use crate::ops::{self, Arith, Cmp};
-use crate::value::{new_map, Code, Detached, Function, Key, ModuleEnv, Value};
+use crate::value::{new_map, Code, Detached, Function, Key, ModuleEnv, NativeCode, Value};
 
 /// Nested calls allowed before `maximum recursion depth exceeded` (spec 03 §3.10).
 pub const MAX_DEPTH: u32 = lang::misc::MAX_DEPTH as u32;
@@ -220,7 +220,7 @@ pub type Entry = unsafe extern "C" fn(*mut NativeCtx, u64, *const u64, u32) -> u
 /// the calling code, which a builtin sees as [`Host::env`].
 pub fn call_value(ctx: &mut NativeCtx, env: &Value, f: &Value, args: &[Value]) -> Result<Value> {
     if let Some(func) = f.as_function() {
-        if let Code::Native(entry) = func.code {
+        if let Code::Native(NativeCode { entry, .. }) = func.code {
             // SAFETY: native closures are created by `forge_closure` from a ProtoDesc
             // whose entry is a generated function with the `Entry` signature.
             let entry: Entry = unsafe { std::mem::transmute::<usize, Entry>(entry) };
@@ -311,7 +311,10 @@ fn closure_of(desc: &ProtoDesc, env: Value, upvals: Vec<Value>) -> Value {
     Value::function(Function {
         name: str_of(&desc.name).into(),
         is_lambda: desc.kind == 2 || desc.kind == 4,
-        code: Code::Native(desc.entry as usize),
+        code: Code::Native(NativeCode {
+            entry: desc.entry as usize,
+            fixed: (!desc.fixed.is_null()).then_some((desc.fixed as usize, desc.n_params)),
+        }),
         env,
         upvals: upvals.into_boxed_slice(),
     })
@@ -774,7 +777,7 @@ pub unsafe extern "C" fn forge_struct_finish(slot: *mut u64, name: *const u8, le
 pub unsafe extern "C" fn forge_call(ctx: *mut NativeCtx, caller: u64, f: u64, args: *const u64, n: i32) -> u64 {
     let fv = borrow(&f);
     if let Some(func) = fv.as_function() {
-        if let Code::Native(entry) = func.code {
+        if let Code::Native(NativeCode { entry, .. }) = func.code {
             // SAFETY: as in `call_value`.
             let entry: Entry = unsafe { std::mem::transmute::<usize, Entry>(entry) };
             // SAFETY: ctx is live; the arguments stay borrowed for the call.

@@ -132,6 +132,10 @@ struct FuncObj {
     entry: usize,
     /// The address of `slots`' first element (`L::FUNC_SLOTS_OFFSET`).
     slots_at: usize,
+    /// The native fixed-arity body, or 0 (`L::FUNC_FIXED_OFFSET`).
+    fixed: usize,
+    /// The number of parameters `fixed` takes, or `L::NO_ARITY` (`L::FUNC_ARITY_OFFSET`).
+    arity: u64,
     /// For each cell of `func.upvals`, the address of the word it holds.
     slots: Box<[usize]>,
     func: Function,
@@ -142,6 +146,8 @@ const _: () = assert!(std::mem::offset_of!(Header, kind) == L::KIND_OFFSET as us
 const _: () = assert!(std::mem::offset_of!(Header, rc) == L::RC_OFFSET as usize);
 const _: () = assert!(std::mem::offset_of!(FuncObj, entry) == L::FUNC_ENTRY_OFFSET as usize);
 const _: () = assert!(std::mem::offset_of!(FuncObj, slots_at) == L::FUNC_SLOTS_OFFSET as usize);
+const _: () = assert!(std::mem::offset_of!(FuncObj, fixed) == L::FUNC_FIXED_OFFSET as usize);
+const _: () = assert!(std::mem::offset_of!(FuncObj, arity) == L::FUNC_ARITY_OFFSET as usize);
 
 #[repr(C)]
 struct EnvObj {
@@ -366,9 +372,10 @@ impl Value {
     }
 
     pub fn function(f: Function) -> Value {
-        let entry = match f.code {
-            Code::Native(e) => e,
-            Code::Interp(_) => 0,
+        let (entry, fixed, arity) = match f.code {
+            Code::Native(NativeCode { entry, fixed: Some((fixed, n)) }) => (entry, fixed, n as u64),
+            Code::Native(NativeCode { entry, fixed: None }) => (entry, 0, L::NO_ARITY),
+            Code::Interp(_) => (0, 0, L::NO_ARITY),
         };
         // Captured variables are cells (any other value has no word to lend).
         let slots: Box<[usize]> = f
@@ -377,7 +384,7 @@ impl Value {
             .map(|c| if c.heap_kind() == K::CELL { c.cell_slot() as usize } else { 0 })
             .collect();
         let slots_at = slots.as_ptr() as usize;
-        alloc(FuncObj { hdr: Header::new(K::FUNC), entry, slots_at, slots, func: f })
+        alloc(FuncObj { hdr: Header::new(K::FUNC), entry, slots_at, fixed, arity, slots, func: f })
     }
 
     pub fn env(e: ModuleEnv) -> Value {
@@ -932,8 +939,17 @@ impl Detached {
 pub enum Code {
     /// A VM prototype (the VM downcasts it).
     Interp(std::sync::Arc<dyn Any + Send + Sync>),
-    /// Native code with the generic entry signature of the ABI.
-    Native(usize),
+    /// Native code.
+    Native(NativeCode),
+}
+
+/// The entry points of a compiled function.
+#[derive(Clone, Copy, Debug)]
+pub struct NativeCode {
+    /// The generic entry (the `Entry` signature of the ABI).
+    pub entry: usize,
+    /// The fixed-arity body and its number of parameters, where there is one.
+    pub fixed: Option<(usize, u32)>,
 }
 
 /// A named function, method or lambda, closed over its module and its cells.

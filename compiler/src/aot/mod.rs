@@ -38,6 +38,9 @@ pub fn abi_stamp() -> String {
         L::KIND_OFFSET as u64,
         L::FUNC_ENTRY_OFFSET as u64,
         L::FUNC_SLOTS_OFFSET as u64,
+        L::FUNC_FIXED_OFFSET as u64,
+        L::FUNC_ARITY_OFFSET as u64,
+        L::NO_ARITY,
     ];
     for b in layout.iter().flat_map(|v| v.to_le_bytes()) {
         h ^= b as u64;

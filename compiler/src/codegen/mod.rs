@@ -336,9 +336,10 @@ impl<'a, M: Module> Codegen<'a, M> {
     }
 
     fn proto_desc(&mut self, ids: &ModIds, pi: usize, p: &ir::Proto) -> CgResult<()> {
-        // ProtoDesc: entry (8), name StrRef (16), kind u32, n_params u32, module (8).
+        // ProtoDesc: entry (8), name StrRef (16), kind u32, n_params u32, module (8),
+        // fixed (8).
         let mut d = DataDescription::new();
-        let mut bytes = vec![0u8; 40];
+        let mut bytes = vec![0u8; 48];
         let fr = self.m.declare_func_in_data(ids.generic[pi], &mut d);
         d.write_function_addr(0, fr);
         self.write_strref(&mut d, &mut bytes, 8, &p.name)?;
@@ -353,6 +354,8 @@ impl<'a, M: Module> Codegen<'a, M> {
         bytes[28..32].copy_from_slice(&(p.n_params as u32).to_le_bytes());
         let gv = self.m.declare_data_in_data(ids.module_desc, &mut d);
         d.write_data_addr(32, gv, 0);
+        let fixed = self.m.declare_func_in_data(ids.fixed[pi], &mut d);
+        d.write_function_addr(40, fixed);
         d.define(bytes.into_boxed_slice());
         d.set_align(8);
         self.m.define_data(ids.proto_desc[pi], &d).map_err(cl_err)
@@ -482,6 +485,7 @@ impl<'a, M: Module> Codegen<'a, M> {
                 proto_descs,
                 ptr: self.ptr,
                 entry_sig,
+                fixed_sigs: FxHashMap::default(),
                 vars: Vec::new(),
                 fraw: Vec::new(),
                 iraw: Vec::new(),
@@ -727,6 +731,8 @@ struct Translator<'f, 'p> {
     ptr: types::Type,
     /// The signature of generic entries (a function value's native code).
     entry_sig: cl::SigRef,
+    /// Signatures of fixed-arity bodies called through function objects, by arity.
+    fixed_sigs: FxHashMap<u16, cl::SigRef>,
     vars: Vec<Variable>,
     /// The registers kept as machine values (`live::Facts::raw_float`, `raw_small`):
     /// an f64 in both copies of the body, a small Int's payload in the typed copy.
@@ -820,6 +826,23 @@ impl<'f, 'p> Translator<'f, 'p> {
     /// Calls an entry that returns a value.
     fn call_v(&mut self, name: &str, args: &[cl::Value]) -> cl::Value {
         self.call_rt(name, args).expect("result")
+    }
+
+    /// The signature of a fixed-arity body of `n` parameters (`Codegen::fixed_sig`).
+    fn fixed_sig_ref(&mut self, n: u16) -> cl::SigRef {
+        if let Some(&s) = self.fixed_sigs.get(&n) {
+            return s;
+        }
+        let mut sig = cl::Signature::new(self.b.func.signature.call_conv);
+        sig.params.push(AbiParam::new(self.ptr));
+        sig.params.push(AbiParam::new(types::I64));
+        for _ in 0..n {
+            sig.params.push(AbiParam::new(types::I64));
+        }
+        sig.returns.push(AbiParam::new(types::I64));
+        let r = self.b.import_signature(sig);
+        self.fixed_sigs.insert(n, r);
+        r
     }
 
     fn null_word(&self) -> cl::Value {
@@ -2195,12 +2218,14 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::Call { dst, func, args, n } => {
                 let f = self.use_reg(func);
-                let arr = self.words(args, n as usize);
                 let nn = self.i32c(n as i64);
-                // A function value with native code is called through its generic
-                // entry here; anything else through the runtime.
+                // A function value with native code is called through its fixed-arity
+                // body when the call gives exactly its parameters, else through its
+                // generic entry; anything else through the runtime.
                 let obj_blk = self.b.create_block();
                 let func_blk = self.b.create_block();
+                let fixed_blk = self.b.create_block();
+                let generic_blk = self.b.create_block();
                 let native_blk = self.b.create_block();
                 let slow = self.b.create_block();
                 let join = self.b.create_block();
@@ -2214,15 +2239,31 @@ impl<'f, 'p> Translator<'f, 'p> {
                 let is_fn = self.b.ins().icmp_imm_s(IntCC::Equal, kind, forge_abi::layout::kind::FUNC as i64);
                 self.b.ins().brif(is_fn, func_blk, &[], slow, &[]);
                 self.b.switch_to_block(func_blk);
+                let arity = self.b.ins().load(types::I64, MemFlagsData::trusted(), p, L::FUNC_ARITY_OFFSET);
+                let exact = self.b.ins().icmp_imm_s(IntCC::Equal, arity, n as i64);
+                self.b.ins().brif(exact, fixed_blk, &[], generic_blk, &[]);
+                self.b.switch_to_block(fixed_blk);
+                let body = self.b.ins().load(self.ptr, MemFlagsData::trusted(), p, L::FUNC_FIXED_OFFSET);
+                let sig = self.fixed_sig_ref(n as u16);
+                let mut call_args = vec![cx, f];
+                for i in 0..n {
+                    call_args.push(self.use_reg(args + i as u16));
+                }
+                let call = self.b.ins().call_indirect(sig, body, &call_args);
+                let v = self.b.inst_results(call)[0];
+                self.b.ins().jump(join, &[v.into()]);
+                self.b.switch_to_block(generic_blk);
                 let entry = self.b.ins().load(self.ptr, MemFlagsData::trusted(), p, L::FUNC_ENTRY_OFFSET);
                 self.b.ins().brif(entry, native_blk, &[entry.into()], slow, &[]);
                 self.b.switch_to_block(native_blk);
                 let entry = self.b.block_params(native_blk)[0];
+                let arr = self.words(args, n as usize);
                 let call = self.b.ins().call_indirect(self.entry_sig, entry, &[cx, f, arr, nn]);
                 let v = self.b.inst_results(call)[0];
                 self.b.ins().jump(join, &[v.into()]);
                 self.b.switch_to_block(slow);
                 let clo = self.clo();
+                let arr = self.words(args, n as usize);
                 let v = self.call_v("forge_call", &[cx, clo, f, arr, nn]);
                 self.b.ins().jump(join, &[v.into()]);
                 self.b.switch_to_block(join);

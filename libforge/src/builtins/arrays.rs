@@ -666,7 +666,7 @@ pub(crate) mod testing {
     use crate::builtins::arg;
     use crate::error::{fail, Error, Result};
     use crate::host::Host;
-    use crate::value::{Code, Function, ModuleEnv, Value};
+    use crate::value::{Code, Function, ModuleEnv, NativeCode, Value};
 
     /// A host whose callbacks may be builtins or fake user functions (see [`func`]).
     pub struct TestHost {
@@ -726,7 +726,7 @@ pub(crate) mod testing {
         Value::function(Function {
             name: std::rc::Rc::from(name),
             is_lambda,
-            code: Code::Native(0),
+            code: Code::Native(NativeCode { entry: 0, fixed: None }),
             env: empty_env(),
             upvals: Box::new([]),
         })
