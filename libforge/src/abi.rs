@@ -633,7 +633,6 @@ pub unsafe extern "C" fn forge_cell_put(cell: u64, v: u64) {
     drop(borrow(&cell).cell_set(v));
 }
 
-
 #[no_mangle]
 pub extern "C" fn forge_upval(closure: u64, idx: i32) -> u64 {
     let c = borrow(&closure);
@@ -682,26 +681,35 @@ pub unsafe extern "C" fn forge_set_path(
     ctx.status(r)
 }
 
-/// `PushPop`: in-place `push` (of `arg`) or `pop` on the root in `slot`.
+/// `PushPop`: in-place `push` (of `arg`) or `pop` on the root in `slot`. `mode` 0
+/// pushes and returns the array, 1 pops and returns the element, 2 pushes and returns
+/// `null` (for `a = push(a, v)`, where the result is the variable's own value).
 #[no_mangle]
 pub unsafe extern "C" fn forge_push_pop(
     ctx: *mut NativeCtx,
     slot: *mut u64,
     path: *const PathDesc,
     arg: u64,
-    pop: i32,
+    mode: i32,
 ) -> u64 {
     // The common case first, without the variable's name or a `Result`: a push onto
     // an array that may change (the errors take the general path).
-    if pop == 0 {
+    if mode != 1 {
         // SAFETY: slot is a root slot.
-        if let Ok(r) = access::push_in_place(unsafe { root(slot) }, cloned(arg)) {
-            return r.into_bits();
+        let root = unsafe { root(slot) };
+        if access::push_in_place(root, cloned(arg)).is_ok() {
+            return if mode == 2 { L::NULL_BITS } else { root.clone().into_bits() };
         }
     }
     // SAFETY: ctx is live; path points to a static PathDesc; slot is a root slot.
     let (ctx, name, root) = unsafe { (cx(ctx), path_name(path), root(slot)) };
-    let r = if pop != 0 { access::pop(root, name) } else { access::push(root, name, cloned(arg)) };
+    if mode == 1 {
+        return ctx.ret(access::pop(root, name));
+    }
+    let r = access::push(root, name, cloned(arg));
+    if mode == 2 {
+        return ctx.status(r.map(drop));
+    }
     ctx.ret(r)
 }
 

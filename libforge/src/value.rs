@@ -378,11 +378,8 @@ impl Value {
             Code::Interp(_) => (0, 0, L::NO_ARITY),
         };
         // Captured variables are cells (any other value has no word to lend).
-        let slots: Box<[usize]> = f
-            .upvals
-            .iter()
-            .map(|c| if c.heap_kind() == K::CELL { c.cell_slot() as usize } else { 0 })
-            .collect();
+        let slots: Box<[usize]> =
+            f.upvals.iter().map(|c| if c.heap_kind() == K::CELL { c.cell_slot() as usize } else { 0 }).collect();
         let slots_at = slots.as_ptr() as usize;
         alloc(FuncObj { hdr: Header::new(K::FUNC), entry, slots_at, fixed, arity, slots, func: f })
     }

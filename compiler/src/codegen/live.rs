@@ -406,27 +406,31 @@ impl Facts {
         // How often each loop head was reached by a back edge: from the third time on,
         // growing ranges there are widened to the limit (everything else follows).
         let mut visits = vec![0u32; n];
-        let mut push =
-            |from: usize, to: usize, st: &State, entry: &mut Vec<Option<State>>, work: &mut Vec<usize>, queued: &mut Vec<bool>| {
-                let mut widen = None;
-                if to <= from {
-                    visits[to] += 1;
-                    if visits[to] > 2 {
-                        widen = Some(&thresholds[..]);
-                    }
+        let mut push = |from: usize,
+                        to: usize,
+                        st: &State,
+                        entry: &mut Vec<Option<State>>,
+                        work: &mut Vec<usize>,
+                        queued: &mut Vec<bool>| {
+            let mut widen = None;
+            if to <= from {
+                visits[to] += 1;
+                if visits[to] > 2 {
+                    widen = Some(&thresholds[..]);
                 }
-                let changed = match &mut entry[to] {
-                    Some(old) => old.join(st, widen),
-                    slot @ None => {
-                        *slot = Some(st.clone());
-                        true
-                    }
-                };
-                if changed && !queued[to] {
-                    queued[to] = true;
-                    work.push(to);
+            }
+            let changed = match &mut entry[to] {
+                Some(old) => old.join(st, widen),
+                slot @ None => {
+                    *slot = Some(st.clone());
+                    true
                 }
             };
+            if changed && !queued[to] {
+                queued[to] = true;
+                work.push(to);
+            }
+        };
         while let Some(pc) = work.pop() {
             queued[pc] = false;
             if stacks[pc].is_none() {
@@ -817,7 +821,9 @@ fn lent_moves(p: &ir::Proto, stacks: &[Option<Vec<Open>>], reads: &Sets, writes:
     for call in 0..n {
         let operands: Vec<Reg> = match code[call] {
             I::Call { func, args, n, .. } => std::iter::once(func).chain((0..n as u16).map(|i| args + i)).collect(),
-            I::CallMethod { recv, args, n, .. } => std::iter::once(recv).chain((0..n as u16).map(|i| args + i)).collect(),
+            I::CallMethod { recv, args, n, .. } => {
+                std::iter::once(recv).chain((0..n as u16).map(|i| args + i)).collect()
+            }
             _ => continue,
         };
         if !no_try(call) || starts[call] {
@@ -930,7 +936,9 @@ fn operand_ranges(st: &State, ins: &Instr, a: Reg, b: Option<Reg>) -> (Range, Ra
     use Instr as I;
     let rb = match (*ins, b) {
         (_, Some(b)) => st.range(b),
-        (I::ArithI { imm, .. } | I::CompareI { imm, .. } | I::JmpIfNotCmpI { imm, .. }, None) => (imm as i64, imm as i64),
+        (I::ArithI { imm, .. } | I::CompareI { imm, .. } | I::JmpIfNotCmpI { imm, .. }, None) => {
+            (imm as i64, imm as i64)
+        }
         _ => SMALL_RANGE,
     };
     (st.range(a), rb)

@@ -486,6 +486,7 @@ impl<'a, M: Module> Codegen<'a, M> {
                 ptr: self.ptr,
                 entry_sig,
                 fixed_sigs: FxHashMap::default(),
+                skip: None,
                 vars: Vec::new(),
                 fraw: Vec::new(),
                 iraw: Vec::new(),
@@ -509,6 +510,7 @@ impl<'a, M: Module> Codegen<'a, M> {
                 f64s: FxHashMap::default(),
                 flags: FxHashMap::default(),
                 items: FxHashMap::default(),
+                steps: FxHashMap::default(),
                 upslots: FxHashMap::default(),
                 held: Vec::new(),
             };
@@ -575,6 +577,19 @@ impl<'a, M: Module> Codegen<'a, M> {
                     pre.int_consts.insert(i as u32, self.m.declare_data_in_func(slot, func));
                 }
                 _ => {}
+            }
+        }
+        // Per-name caches of builtin functions (`LoadBuiltin`).
+        for ins in &p.code {
+            if let Instr::LoadBuiltin { name, .. } = *ins {
+                if let std::collections::hash_map::Entry::Vacant(e) = pre.builtin_slots.entry(name) {
+                    let slot = self.anon_data("bslot", true)?;
+                    let mut d = DataDescription::new();
+                    d.define_zeroinit(8);
+                    d.set_align(8);
+                    self.m.define_data(slot, &d).map_err(cl_err)?;
+                    e.insert(self.m.declare_data_in_func(slot, func));
+                }
             }
         }
         // Side tables.
@@ -703,6 +718,8 @@ struct Prepared {
     str_consts: FxHashMap<u32, (cl::GlobalValue, usize, cl::GlobalValue)>,
     /// Constant index → cache slot of an Int outside the immediate range.
     int_consts: FxHashMap<u32, cl::GlobalValue>,
+    /// Name constant → cache slot of the builtin function it names.
+    builtin_slots: FxHashMap<u32, cl::GlobalValue>,
     /// Descriptors of the side tables, by index.
     paths: Vec<cl::GlobalValue>,
     structs: Vec<cl::GlobalValue>,
@@ -733,6 +750,8 @@ struct Translator<'f, 'p> {
     entry_sig: cl::SigRef,
     /// Signatures of fixed-arity bodies called through function objects, by arity.
     fixed_sigs: FxHashMap<u16, cl::SigRef>,
+    /// An instruction already translated as part of the one before it.
+    skip: Option<(usize, ir::Reg)>,
     vars: Vec<Variable>,
     /// The registers kept as machine values (`live::Facts::raw_float`, `raw_small`):
     /// an f64 in both copies of the body, a small Int's payload in the typed copy.
@@ -784,6 +803,10 @@ struct Translator<'f, 'p> {
     /// of the elements when the loop runs over an array (address 0 otherwise), so that
     /// each step reads the next element inline (`forge_array_items`).
     items: FxHashMap<ir::Reg, (Variable, Variable)>,
+    /// For each `for` loop (by its state register), the index of the next step as a
+    /// machine integer. (The IR's index register `state + 1` keeps the word of the
+    /// first step; only the loop's own instructions read it.)
+    steps: FxHashMap<ir::Reg, Variable>,
     /// The addresses of the words of the closure cells this body reads or writes
     /// inline, by upvalue index (read from the closure once at entry).
     upslots: FxHashMap<u16, cl::Value>,
@@ -1127,9 +1150,14 @@ impl<'f, 'p> Translator<'f, 'p> {
     /// Sets the registers no path from `pc` reads any more to `null`, releasing what
     /// they held (see [`live`]); then takes the kinds known at `pc`.
     fn release_dead(&mut self, pc: usize) {
+        self.release_dead_but(pc, None);
+    }
+
+    /// [`Translator::release_dead`], except for register `keep`.
+    fn release_dead_but(&mut self, pc: usize, keep: Option<ir::Reg>) {
         for i in 0..self.facts.kills(pc).len() {
             let (r, heap) = self.facts.kills(pc)[i];
-            if self.is_raw(r) {
+            if self.is_raw(r) || Some(r) == keep {
                 // A machine value not read any more: nothing to release or clear.
                 continue;
             }
@@ -1324,11 +1352,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         // Parameters are borrowed from the caller: retain the ones the body changes
         // into our registers (the others stay borrowed, `Facts::borrowed`).
         for r in 0..self.p.n_regs {
-            let v = if (r as usize) < self.p.n_params as usize {
-                params[2 + r as usize]
-            } else {
-                self.null_word()
-            };
+            let v = if (r as usize) < self.p.n_params as usize { params[2 + r as usize] } else { self.null_word() };
             self.b.def_var(self.vars[r as usize], v);
         }
         for ins in code {
@@ -1339,6 +1363,9 @@ impl<'f, 'p> Translator<'f, 'p> {
                     self.b.def_var(ptr, zero);
                     self.b.def_var(len, zero);
                     self.items.insert(state, (ptr, len));
+                    let idx = self.b.declare_var(types::I64);
+                    self.b.def_var(idx, zero);
+                    self.steps.insert(state, idx);
                 }
             }
         }
@@ -1471,6 +1498,14 @@ impl<'f, 'p> Translator<'f, 'p> {
                 return err(format!("internal error: instruction {pc} follows a terminator without a label"));
             }
             self.cur_stack = stack.clone();
+            if let Some((_, keep)) = self.skip.filter(|&(at, _)| at == pc) {
+                // The `Move` of `push_into_root`, folded into the push before it: the
+                // register it would overwrite keeps its value (the pushed array).
+                self.skip = None;
+                self.release_dead_but(pc, Some(keep));
+                self.held[keep as usize] = true;
+                continue;
+            }
             self.release_dead(pc);
             let ins = code[pc];
             terminated = match self.typed.then(|| live::guarded(self.p, &ins, &|r| self.facts.not_int_before(pc, r))) {
@@ -1661,6 +1696,20 @@ impl<'f, 'p> Translator<'f, 'p> {
         (slot, addr)
     }
 
+    /// Whether the `PushPop` at `pc` is `a = push(a, v)` on a register: a push whose
+    /// result only goes back into the register pushed onto, by the `Move` right after
+    /// it (in the same block), after which the result register is dead.
+    fn push_into_root(&self, pc: usize, path: u16, dst: ir::Reg, pop: bool) -> bool {
+        let path = &self.p.paths[path as usize];
+        let VarRef::Reg(rr) = path.root else { return false };
+        !pop && path.steps.is_empty()
+            && rr != dst
+            && matches!(self.p.code.get(pc + 1), Some(&Instr::Move { dst: d, src }) if d == rr && src == dst)
+            && !self.blocks.contains_key(&(pc + 1))
+            && !self.facts.lent_copy(pc + 1)
+            && !self.facts.live_after(pc + 1, dst)
+    }
+
     /// Moves the (updated) value in `slot` back into the root variable.
     fn put_root(&mut self, root: VarRef, slot: cl::StackSlot) {
         let w = self.slot_load(slot, 0);
@@ -1706,8 +1755,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.ins().jump(exit, &[]);
         self.b.switch_to_block(item);
         let i1 = self.b.ins().iadd_imm_s(i, 1);
-        let iw1 = self.box_int(i1);
-        self.set_reg(state + 1, iw1);
+        self.b.def_var(self.steps[&state], i1);
     }
 
     /// Writes the `n` owned words of `slot` into registers `dst..dst+n`.
@@ -1767,9 +1815,29 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.set_reg(dst, w);
             }
             Instr::LoadBuiltin { dst, name } => {
+                // A builtin function is an immediate word, the same in every isolate:
+                // the first lookup of the name is kept in a static slot. (Modules are
+                // objects of their isolate and are looked up every time.)
+                let slot_addr = self.b.ins().symbol_value(self.ptr, self.pre.builtin_slots[&name]);
+                let cached = self.b.ins().load(types::I64, MemFlagsData::trusted(), slot_addr, 0);
+                let lookup = self.b.create_block();
+                let join = self.b.create_block();
+                self.b.append_block_param(join, types::I64);
+                self.b.set_cold_block(lookup);
+                self.b.ins().brif(cached, join, &[cached.into()], lookup, &[]);
+                self.b.switch_to_block(lookup);
                 let (p, l) = self.kstr(name)?;
                 let v = self.call_v("forge_builtin", &[cx, p, l]);
                 self.check(v, pc);
+                let tag = self.b.ins().ushr_imm_u(v, L::TAG_SHIFT as i64);
+                let is_fn = self.b.ins().icmp_imm_s(IntCC::Equal, tag, L::TAG_BUILTIN as i64);
+                let keep = self.b.create_block();
+                self.b.ins().brif(is_fn, keep, &[], join, &[v.into()]);
+                self.b.switch_to_block(keep);
+                self.b.ins().store(MemFlagsData::trusted(), v, slot_addr, 0);
+                self.b.ins().jump(join, &[v.into()]);
+                self.b.switch_to_block(join);
+                let v = self.b.block_params(join)[0];
                 self.set_reg(dst, v);
             }
             Instr::Move { dst, src } if dst != src && self.facts.lent_copy(pc) => {
@@ -2094,14 +2162,29 @@ impl<'f, 'p> Translator<'f, 'p> {
             }
             Instr::PushPop { path, dst, arg, pop } => {
                 let root = self.p.paths[path as usize].root;
+                // `a = push(a, v)`: the push's result is `a`'s own value, so the `Move`
+                // that follows is left out and the runtime returns no counted copy.
+                let folded = self.push_into_root(pc, path, dst, pop);
                 let a = self.use_reg(arg);
                 let desc = self.gv_addr(self.pre.paths[path as usize]);
-                let pp = self.i32c(pop as i64);
+                let mode = self.i32c(if pop {
+                    1
+                } else if folded {
+                    2
+                } else {
+                    0
+                });
                 let (slot, addr) = self.take_root(root);
-                let v = self.call_v("forge_push_pop", &[cx, addr, desc, a, pp]);
+                let v = self.call_v("forge_push_pop", &[cx, addr, desc, a, mode]);
                 self.put_root(root, slot);
                 self.check(v, pc);
-                self.set_reg(dst, v);
+                if let (true, VarRef::Reg(rr)) = (folded, root) {
+                    self.skip = Some((pc + 1, rr));
+                    let null = self.null_word();
+                    self.set_reg(dst, null);
+                } else {
+                    self.set_reg(dst, v);
+                }
             }
             Instr::AppendVar { path, src } => {
                 let root = self.p.paths[path as usize].root;
@@ -2347,11 +2430,12 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.b.def_var(lv, len);
                 let zero = self.iconst(int_word(0));
                 self.set_reg(state + 1, zero);
+                let zero = self.iconst(0);
+                self.b.def_var(self.steps[&state], zero);
             }
             Instr::ForNext { state, var, mode, exit } => {
                 let coll = self.use_reg(state);
-                let iw = self.use_reg(state + 1);
-                let i = self.payload(iw);
+                let i = self.b.use_var(self.steps[&state]);
                 let ex = self.blocks[&(exit as usize)];
                 let next = self.b.create_block();
                 if mode == ForMode::One {
@@ -2814,7 +2898,14 @@ impl<'f, 'p> Translator<'f, 'p> {
     /// `known_left`): the other operand inline when it is a small Int (converted, as
     /// the runtime does) or a Float, through the runtime otherwise. The result is a
     /// Float (or an error), so the f64 is what the paths join on.
-    fn mixed_arith(&mut self, op: ArithOp, known: cl::Value, other: cl::Value, known_left: bool, pc: usize) -> cl::Value {
+    fn mixed_arith(
+        &mut self,
+        op: ArithOp,
+        known: cl::Value,
+        other: cl::Value,
+        known_left: bool,
+        pc: usize,
+    ) -> cl::Value {
         let fk = self.f64_of(known);
         let join = self.b.create_block();
         self.b.append_block_param(join, types::F64);

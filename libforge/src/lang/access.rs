@@ -148,23 +148,23 @@ fn assign_path(root: &mut Value, steps: &[PathStep<'_>], v: Value) -> Result<()>
 /// the array after the push.
 pub fn push(root: &mut Value, name: &str, v: Value) -> Result<Value> {
     match push_in_place(root, v) {
-        Ok(r) => Ok(r),
+        Ok(()) => Ok(root.clone()),
         Err(v) => push_or_pop(root, name, Some(v)),
     }
 }
 
 /// The push of [`push`] when `root` is an array that may change (copied first when
-/// shared): returns the array after the push, or gives `v` back (a frozen array, or
-/// no array: `push` reports those).
+/// shared); gives `v` back otherwise (a frozen array, or no array: `push` reports
+/// those).
 #[inline]
-pub fn push_in_place(root: &mut Value, v: Value) -> std::result::Result<Value, Value> {
+pub fn push_in_place(root: &mut Value, v: Value) -> std::result::Result<(), Value> {
     if root.is_frozen() {
         return Err(v);
     }
     match root.array_mut() {
         Some(a) => {
             a.push(v);
-            Ok(root.clone())
+            Ok(())
         }
         None => Err(v),
     }
