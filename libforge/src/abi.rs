@@ -663,21 +663,26 @@ pub unsafe extern "C" fn forge_set_path(
     // SAFETY: ctx is live; path points to a static PathDesc whose steps array has
     // `n_steps` entries; idx points to as many words, live where a step is an index.
     let (ctx, path) = unsafe { (cx(ctx), &*path) };
-    let steps: Vec<access::PathStep<'_>> = (0..path.n_steps)
-        .map(|i| {
+    let step = |i: usize| {
+        // SAFETY: as above.
+        let s = unsafe { &*path.steps.add(i) };
+        if s.ptr.is_null() {
             // SAFETY: as above.
-            let s = unsafe { &*path.steps.add(i) };
-            if s.ptr.is_null() {
-                // SAFETY: as above.
-                access::PathStep::Index(cloned(unsafe { *idx.add(i) }))
-            } else {
-                access::PathStep::Field(str_of(s))
-            }
-        })
-        .collect();
+            access::PathStep::Index(cloned(unsafe { *idx.add(i) }))
+        } else {
+            access::PathStep::Field(str_of(s))
+        }
+    };
+    // One step (`m[k] = v`, `o.f = v`) needs no vector.
+    let (one, many): ([access::PathStep<'_>; 1], Vec<access::PathStep<'_>>) = if path.n_steps == 1 {
+        ([step(0)], Vec::new())
+    } else {
+        ([access::PathStep::Field("")], (0..path.n_steps).map(step).collect())
+    };
+    let steps: &[access::PathStep<'_>] = if path.n_steps == 1 { &one } else { &many };
     let v = cloned(v);
     // SAFETY: slot is a root slot of the calling code.
-    let r = access::set_path(unsafe { root(slot) }, str_of(&path.name), &steps, v);
+    let r = access::set_path(unsafe { root(slot) }, str_of(&path.name), steps, v);
     ctx.status(r)
 }
 
@@ -693,7 +698,8 @@ pub unsafe extern "C" fn forge_push_pop(
     mode: i32,
 ) -> u64 {
     // The common case first, without the variable's name or a `Result`: a push onto
-    // an array that may change (the errors take the general path).
+    // an array that may change (the errors take the general path, out of line so
+    // that this one saves few registers).
     if mode != 1 {
         // SAFETY: slot is a root slot.
         let root = unsafe { root(slot) };
@@ -701,6 +707,14 @@ pub unsafe extern "C" fn forge_push_pop(
             return if mode == 2 { L::NULL_BITS } else { root.clone().into_bits() };
         }
     }
+    // SAFETY: as the caller's.
+    unsafe { push_pop_general(ctx, slot, path, arg, mode) }
+}
+
+/// [`forge_push_pop`] for pops and for pushes that fail or need the variable's name.
+#[cold]
+#[inline(never)]
+unsafe fn push_pop_general(ctx: *mut NativeCtx, slot: *mut u64, path: *const PathDesc, arg: u64, mode: i32) -> u64 {
     // SAFETY: ctx is live; path points to a static PathDesc; slot is a root slot.
     let (ctx, name, root) = unsafe { (cx(ctx), path_name(path), root(slot)) };
     if mode == 1 {
@@ -716,10 +730,11 @@ pub unsafe extern "C" fn forge_push_pop(
 /// `AppendVar`: `name = name + v` in place on the root in `slot`.
 #[no_mangle]
 pub unsafe extern "C" fn forge_append(ctx: *mut NativeCtx, slot: *mut u64, path: *const PathDesc, v: u64) -> u64 {
-    // SAFETY: ctx is live; path points to a static PathDesc; slot is a root slot.
-    let (ctx, name, root) = unsafe { (cx(ctx), path_name(path), root(slot)) };
     // The common case first: a String grows by a String (a distinct object: the
-    // variable's own word is never appended to itself in place).
+    // variable's own word is never appended to itself in place). Everything else is
+    // out of line, so that this path saves few registers.
+    // SAFETY: slot is a root slot.
+    let root = unsafe { root(slot) };
     let y = borrow(&v);
     if root.bits() != v {
         if let Some(t) = y.as_str() {
@@ -729,6 +744,16 @@ pub unsafe extern "C" fn forge_append(ctx: *mut NativeCtx, slot: *mut u64, path:
             }
         }
     }
+    // SAFETY: as the caller's.
+    unsafe { append_general(ctx, slot, path, v) }
+}
+
+/// [`forge_append`] for anything but a String appended to a String.
+#[cold]
+#[inline(never)]
+unsafe fn append_general(ctx: *mut NativeCtx, slot: *mut u64, path: *const PathDesc, v: u64) -> u64 {
+    // SAFETY: ctx is live; path points to a static PathDesc; slot is a root slot.
+    let (ctx, name, root) = unsafe { (cx(ctx), path_name(path), root(slot)) };
     let v = cloned(v);
     let r = access::append(root, name, &v);
     ctx.status(r)

@@ -45,9 +45,7 @@ fn wrap(out: &mut String, open: &str, v: &Value, inner: fn(&mut String, &Value))
 /// (except opaque values, which the JSON-like rendering names by kind).
 fn write_scalar(out: &mut String, v: &Value) {
     match v.kind() {
-        Kind::Int => {
-            let _ = write!(out, "{}", v.as_int().unwrap_or(0));
-        }
+        Kind::Int => out.push_str(itoa::Buffer::new().format(v.as_int().unwrap_or(0))),
         Kind::Float => write_float(out, v.as_float().unwrap_or(0.0)),
         Kind::Bool => out.push_str(if v.as_bool() == Some(true) { "true" } else { "false" }),
         Kind::Null | Kind::Undef => out.push_str("null"),

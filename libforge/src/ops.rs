@@ -166,7 +166,10 @@ pub fn arith(op: Arith, a: &Value, b: &Value) -> Result<Value> {
     let (ka, kb) = (a.kind(), b.kind());
     if ka == Kind::Str || kb == Kind::Str {
         if op == Arith::Add {
-            let mut s = String::new();
+            // Room for both sides (a number's text is at most 24 bytes; anything else
+            // grows the string as it is written).
+            let room = |v: &Value| v.as_str().map_or(24, str::len);
+            let mut s = String::with_capacity(room(a) + room(b));
             write_display(&mut s, a);
             write_display(&mut s, b);
             return Ok(Value::string(s));

@@ -307,6 +307,24 @@ impl Facts {
             s.dedup();
         }
 
+        // A `ForNext` writes its loop variables when it continues and leaves them as
+        // they are when it exits (so `touches` reports them read): they are live
+        // before it only where they are live at the exit (or a handler), not because
+        // the loop body reads what the step writes.
+        let mut step_vars = Sets::new(n, words);
+        for pc in 0..n {
+            if let Instr::ForNext { var, mode, exit, .. } = code[pc] {
+                if exit as usize == pc + 1 {
+                    continue;
+                }
+                for r in var..var + if mode == ir::ForMode::Two { 2 } else { 1 } {
+                    if (r as usize) < n_regs {
+                        set_bit(step_vars.row_mut(pc), r, true);
+                    }
+                }
+            }
+        }
+
         // Liveness, backward to a fixed point.
         let mut live_in = Sets::new(n, words);
         let mut live_out = Sets::new(n, words);
@@ -322,7 +340,17 @@ impl Facts {
                     for &s in succs[pc].iter().chain(&handlers[pc]) {
                         out |= live_in.row(s)[w];
                     }
-                    let inn = reads.row(pc)[w] | (out & !writes.row(pc)[w]);
+                    let vars = step_vars.row(pc)[w];
+                    let inn = if vars != 0 {
+                        let mut kept = 0u64;
+                        for &s in succs[pc].iter().filter(|&&s| s != pc + 1).chain(&handlers[pc]) {
+                            kept |= live_in.row(s)[w];
+                        }
+                        let cont = if pc + 1 < n { live_in.row(pc + 1)[w] } else { 0 };
+                        (reads.row(pc)[w] & !vars) | ((cont & !vars) & !writes.row(pc)[w]) | kept
+                    } else {
+                        reads.row(pc)[w] | (out & !writes.row(pc)[w])
+                    };
                     live_out.row_mut(pc)[w] = out;
                     if inn != live_in.row(pc)[w] {
                         live_in.row_mut(pc)[w] = inn;

@@ -128,13 +128,13 @@ fn assign_path(root: &mut Value, steps: &[PathStep<'_>], v: Value) -> Result<()>
                 return assign_path(&mut a[j as usize], rest, v);
             }
             if root.is_object() {
-                let Some(k) = i.as_str().map(|s| s.to_string()) else { return fail("invalid index assignment") };
+                let Some(k) = i.as_str() else { return fail("invalid index assignment") };
                 let m = root.object_mut().expect("object");
                 if rest.is_empty() {
-                    m.insert(Key::new(&k), v);
+                    m.insert(Key::new(k), v);
                     return Ok(());
                 }
-                return match m.get_mut(k.as_str()) {
+                return match m.get_mut(k) {
                     Some(child) => assign_path(child, rest, v),
                     None => fail(format!("key '{k}' not found")),
                 };
