@@ -674,12 +674,15 @@ pub unsafe extern "C" fn forge_set_path(
         }
     };
     // One step (`m[k] = v`, `o.f = v`) needs no vector.
-    let (one, many): ([access::PathStep<'_>; 1], Vec<access::PathStep<'_>>) = if path.n_steps == 1 {
-        ([step(0)], Vec::new())
+    let one;
+    let many: Vec<_>;
+    let steps: &[access::PathStep<'_>] = if path.n_steps == 1 {
+        one = [step(0)];
+        &one
     } else {
-        ([access::PathStep::Field("")], (0..path.n_steps).map(step).collect())
+        many = (0..path.n_steps).map(step).collect();
+        &many
     };
-    let steps: &[access::PathStep<'_>] = if path.n_steps == 1 { &one } else { &many };
     let v = cloned(v);
     // SAFETY: slot is a root slot of the calling code.
     let r = access::set_path(unsafe { root(slot) }, str_of(&path.name), steps, v);
@@ -698,8 +701,7 @@ pub unsafe extern "C" fn forge_push_pop(
     mode: i32,
 ) -> u64 {
     // The common case first, without the variable's name or a `Result`: a push onto
-    // an array that may change (the errors take the general path, out of line so
-    // that this one saves few registers).
+    // an array that may change (the errors take the general path).
     if mode != 1 {
         // SAFETY: slot is a root slot.
         let root = unsafe { root(slot) };
@@ -707,14 +709,6 @@ pub unsafe extern "C" fn forge_push_pop(
             return if mode == 2 { L::NULL_BITS } else { root.clone().into_bits() };
         }
     }
-    // SAFETY: as the caller's.
-    unsafe { push_pop_general(ctx, slot, path, arg, mode) }
-}
-
-/// [`forge_push_pop`] for pops and for pushes that fail or need the variable's name.
-#[cold]
-#[inline(never)]
-unsafe fn push_pop_general(ctx: *mut NativeCtx, slot: *mut u64, path: *const PathDesc, arg: u64, mode: i32) -> u64 {
     // SAFETY: ctx is live; path points to a static PathDesc; slot is a root slot.
     let (ctx, name, root) = unsafe { (cx(ctx), path_name(path), root(slot)) };
     if mode == 1 {

@@ -191,14 +191,7 @@ impl<'a, M: Module> Codegen<'a, M> {
     }
 
     fn fixed_sig(&self, n_params: u16) -> cl::Signature {
-        let mut sig = self.m.make_signature();
-        sig.params.push(AbiParam::new(self.ptr));
-        sig.params.push(AbiParam::new(types::I64));
-        for _ in 0..n_params {
-            sig.params.push(AbiParam::new(types::I64));
-        }
-        sig.returns.push(AbiParam::new(types::I64));
-        sig
+        fixed_signature(self.m.make_signature(), self.ptr, n_params)
     }
 
     fn generic_sig(&self) -> cl::Signature {
@@ -703,6 +696,18 @@ impl<'a, M: Module> Codegen<'a, M> {
     }
 }
 
+/// `sig` (empty, of the right calling convention) made the signature of a fixed-arity
+/// body of `n_params` parameters: `fn(ctx, closure, p1, …, pN) -> word`.
+fn fixed_signature(mut sig: cl::Signature, ptr: types::Type, n_params: u16) -> cl::Signature {
+    sig.params.push(AbiParam::new(ptr));
+    sig.params.push(AbiParam::new(types::I64));
+    for _ in 0..n_params {
+        sig.params.push(AbiParam::new(types::I64));
+    }
+    sig.returns.push(AbiParam::new(types::I64));
+    sig
+}
+
 fn ty_of(t: Ty, ptr: types::Type) -> types::Type {
     match t {
         Ty::V | Ty::I => types::I64,
@@ -804,8 +809,8 @@ struct Translator<'f, 'p> {
     /// each step reads the next element inline (`forge_array_items`).
     items: FxHashMap<ir::Reg, (Variable, Variable)>,
     /// For each `for` loop (by its state register), the index of the next step as a
-    /// machine integer. (The IR's index register `state + 1` keeps the word of the
-    /// first step; only the loop's own instructions read it.)
+    /// machine integer. (Native code leaves the IR's index register `state + 1`
+    /// alone: only the loop's own instructions would read it.)
     steps: FxHashMap<ir::Reg, Variable>,
     /// The addresses of the words of the closure cells this body reads or writes
     /// inline, by upvalue index (read from the closure once at entry).
@@ -856,13 +861,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         if let Some(&s) = self.fixed_sigs.get(&n) {
             return s;
         }
-        let mut sig = cl::Signature::new(self.b.func.signature.call_conv);
-        sig.params.push(AbiParam::new(self.ptr));
-        sig.params.push(AbiParam::new(types::I64));
-        for _ in 0..n {
-            sig.params.push(AbiParam::new(types::I64));
-        }
-        sig.returns.push(AbiParam::new(types::I64));
+        let sig = fixed_signature(cl::Signature::new(self.b.func.signature.call_conv), self.ptr, n);
         let r = self.b.import_signature(sig);
         self.fixed_sigs.insert(n, r);
         r
@@ -1818,26 +1817,21 @@ impl<'f, 'p> Translator<'f, 'p> {
                 // A builtin function is an immediate word, the same in every isolate:
                 // the first lookup of the name is kept in a static slot. (Modules are
                 // objects of their isolate and are looked up every time.)
-                let slot_addr = self.b.ins().symbol_value(self.ptr, self.pre.builtin_slots[&name]);
-                let cached = self.b.ins().load(types::I64, MemFlagsData::trusted(), slot_addr, 0);
-                let lookup = self.b.create_block();
-                let join = self.b.create_block();
-                self.b.append_block_param(join, types::I64);
-                self.b.set_cold_block(lookup);
-                self.b.ins().brif(cached, join, &[cached.into()], lookup, &[]);
-                self.b.switch_to_block(lookup);
-                let (p, l) = self.kstr(name)?;
-                let v = self.call_v("forge_builtin", &[cx, p, l]);
-                self.check(v, pc);
-                let tag = self.b.ins().ushr_imm_u(v, L::TAG_SHIFT as i64);
-                let is_fn = self.b.ins().icmp_imm_s(IntCC::Equal, tag, L::TAG_BUILTIN as i64);
-                let keep = self.b.create_block();
-                self.b.ins().brif(is_fn, keep, &[], join, &[v.into()]);
-                self.b.switch_to_block(keep);
-                self.b.ins().store(MemFlagsData::trusted(), v, slot_addr, 0);
-                self.b.ins().jump(join, &[v.into()]);
-                self.b.switch_to_block(join);
-                let v = self.b.block_params(join)[0];
+                let v = self.cached_word(self.pre.builtin_slots[&name], |t, slot_addr| {
+                    let (p, l) = t.kstr(name)?;
+                    let v = t.call_v("forge_builtin", &[cx, p, l]);
+                    t.check(v, pc);
+                    let tag = t.b.ins().ushr_imm_u(v, L::TAG_SHIFT as i64);
+                    let is_fn = t.b.ins().icmp_imm_s(IntCC::Equal, tag, L::TAG_BUILTIN as i64);
+                    let keep = t.b.create_block();
+                    let done = t.b.create_block();
+                    t.b.ins().brif(is_fn, keep, &[], done, &[]);
+                    t.b.switch_to_block(keep);
+                    t.b.ins().store(MemFlagsData::trusted(), v, slot_addr, 0);
+                    t.b.ins().jump(done, &[]);
+                    t.b.switch_to_block(done);
+                    Ok(v)
+                })?;
                 self.set_reg(dst, v);
             }
             Instr::Move { dst, src } if dst != src && self.facts.lent_copy(pc) => {
@@ -2428,8 +2422,6 @@ impl<'f, 'p> Translator<'f, 'p> {
                 let len = self.slot_load(slot, 0);
                 self.b.def_var(pv, ptr);
                 self.b.def_var(lv, len);
-                let zero = self.iconst(int_word(0));
-                self.set_reg(state + 1, zero);
                 let zero = self.iconst(0);
                 self.b.def_var(self.steps[&state], zero);
             }
@@ -2713,20 +2705,36 @@ impl<'f, 'p> Translator<'f, 'p> {
 
     /// A heap constant made once by `entry(args)` and cached in the static `slot`.
     fn cached_const(&mut self, slot: cl::GlobalValue, entry: &str, args: &[cl::Value]) -> cl::Value {
+        let made: CgResult<cl::Value> = self.cached_word(slot, |t, slot_addr| {
+            let v = t.call_v(entry, args);
+            t.b.ins().store(MemFlagsData::trusted(), v, slot_addr, 0);
+            Ok(v)
+        });
+        made.expect("making a constant cannot fail")
+    }
+
+    /// The word in the static `slot`, or, while that is still 0, the word `make`
+    /// produces: `make` emits its code (in a cold block) and stores the word at the
+    /// slot's address, which it is given, when the word may be kept.
+    fn cached_word(
+        &mut self,
+        slot: cl::GlobalValue,
+        make: impl FnOnce(&mut Self, cl::Value) -> CgResult<cl::Value>,
+    ) -> CgResult<cl::Value> {
         let slot_addr = self.b.ins().symbol_value(self.ptr, slot);
         let cached = self.b.ins().load(types::I64, MemFlagsData::trusted(), slot_addr, 0);
-        let make = self.b.create_block();
+        let make_blk = self.b.create_block();
         let join = self.b.create_block();
         self.b.append_block_param(join, types::I64);
-        self.b.set_cold_block(make);
-        self.b.ins().brif(cached, join, &[cached.into()], make, &[]);
-        self.b.switch_to_block(make);
-        let v = self.call_v(entry, args);
-        self.b.ins().store(MemFlagsData::trusted(), v, slot_addr, 0);
+        self.b.set_cold_block(make_blk);
+        self.b.ins().brif(cached, join, &[cached.into()], make_blk, &[]);
+        self.b.switch_to_block(make_blk);
+        let v = make(self, slot_addr)?;
         self.b.ins().jump(join, &[v.into()]);
         self.b.switch_to_block(join);
-        self.b.block_params(join)[0]
+        Ok(self.b.block_params(join)[0])
     }
+
     fn upval_srcs(&self, target: usize) -> Vec<ir::UpvalSrc> {
         self.upvals_of.get(target).cloned().unwrap_or_default()
     }
