@@ -39,6 +39,7 @@ use rustc_hash::FxHashMap;
 
 use crate::ir::{self, ArithOp, CmpKind, Const, ForMode, Instr, PathStep, Special, VarRef};
 
+mod kernel;
 mod known;
 mod live;
 
@@ -140,6 +141,8 @@ struct Codegen<'a, M: Module> {
 /// Per-module declarations.
 struct ModIds {
     fixed: Vec<FuncId>,
+    /// The Int kernels ([`kernel`]), where a prototype has one.
+    kernel: Vec<Option<FuncId>>,
     generic: Vec<FuncId>,
     proto_desc: Vec<DataId>,
     module_desc: DataId,
@@ -293,8 +296,11 @@ impl<'a, M: Module> Codegen<'a, M> {
         }
         let module_desc =
             self.m.declare_data(&format!("__forge_module_{mi}"), Linkage::Local, false, false).map_err(cl_err)?;
+        let known = known::KnownFns::analyse(module);
+        let kernels = kernel::find(module, &known);
         let mut ids = ModIds {
             fixed: Vec::new(),
+            kernel: Vec::new(),
             generic: Vec::new(),
             proto_desc: Vec::new(),
             module_desc,
@@ -311,15 +317,29 @@ impl<'a, M: Module> Codegen<'a, M> {
                     .declare_function(&format!("__forge_m{mi}_p{pi}_entry"), Linkage::Local, &generic)
                     .map_err(cl_err)?,
             );
+            ids.kernel.push(match kernels[pi] {
+                Some(_) => {
+                    let sig = kernel::signature(self.m.make_signature(), p.n_params);
+                    Some(
+                        self.m
+                            .declare_function(&format!("__forge_m{mi}_p{pi}_kernel"), Linkage::Local, &sig)
+                            .map_err(cl_err)?,
+                    )
+                }
+                None => None,
+            });
             ids.proto_desc.push(
                 self.m
                     .declare_data(&format!("__forge_m{mi}_p{pi}_desc"), Linkage::Local, false, false)
                     .map_err(cl_err)?,
             );
         }
-        let known = known::KnownFns::analyse(module);
         for (pi, p) in module.protos.iter().enumerate() {
-            self.proto_body(module, &ids, pi, &known)
+            if kernels[pi].is_some() {
+                self.kernel_body(module, &ids, pi, &kernels)
+                    .map_err(|e| CodegenError(format!("{} (in the kernel of {} of {})", e.0, p.trace_name, module.file)))?;
+            }
+            self.proto_body(module, &ids, pi, &known, &kernels)
                 .map_err(|e| CodegenError(format!("{} (in {} of {})", e.0, p.trace_name, module.file)))?;
             self.generic_entry(&ids, pi, p)?;
             self.proto_desc(&ids, pi, p)?;
@@ -426,7 +446,56 @@ impl<'a, M: Module> Codegen<'a, M> {
         }
     }
 
-    fn proto_body(&mut self, module: &ir::Module, ids: &ModIds, pi: usize, known: &known::KnownFns) -> CgResult<()> {
+    /// Builds the Int kernel of prototype `pi` ([`kernel`]).
+    fn kernel_body(
+        &mut self,
+        module: &ir::Module,
+        ids: &ModIds,
+        pi: usize,
+        kernels: &[Option<kernel::Kernel>],
+    ) -> CgResult<()> {
+        let (Some(id), Some(k)) = (ids.kernel[pi], &kernels[pi]) else {
+            return err("internal error: a kernel body without a kernel");
+        };
+        let mut ctx = self.m.make_context();
+        ctx.func.signature = kernel::signature(self.m.make_signature(), module.protos[pi].n_params);
+        // The kernels it calls, and the ones those are expanded inline call.
+        let mut refs = FxHashMap::default();
+        let mut todo: Vec<u32> = k.calls.values().copied().collect();
+        while let Some(t) = todo.pop() {
+            if refs.contains_key(&t) {
+                continue;
+            }
+            let Some(fid) = ids.kernel[t as usize] else {
+                return err("internal error: a kernel calls a function without a kernel");
+            };
+            refs.insert(t, self.m.declare_func_in_func(fid, &mut ctx.func));
+            if let Some(tk) = &kernels[t as usize] {
+                todo.extend(tk.calls.values().copied());
+            }
+        }
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
+            let bail = b.create_block();
+            let mut e = kernel::Emitter { module, kernels, refs, facts: FxHashMap::default(), bail };
+            e.build(&mut b, pi as u32).map_err(CodegenError)?;
+            let cfg = self.m.target_config();
+            b.finalize(cfg);
+        }
+        if std::env::var_os("FORGE_DUMP_CLIF").is_some() {
+            eprintln!("{}", ctx.func.display());
+        }
+        self.define(id, ctx)
+    }
+
+    fn proto_body(
+        &mut self,
+        module: &ir::Module,
+        ids: &ModIds,
+        pi: usize,
+        known: &known::KnownFns,
+        kernels: &[Option<kernel::Kernel>],
+    ) -> CgResult<()> {
         let p = &module.protos[pi];
         let mut ctx = self.m.make_context();
         ctx.func.signature = self.fixed_sig(p.n_params);
@@ -464,6 +533,12 @@ impl<'a, M: Module> Codegen<'a, M> {
         }
         // The generic entry's signature, for calls of function values inline.
         let entry_sig = ctx.func.import_signature(self.generic_sig());
+        // A kernel without calls is only called by other kernels: the body's own typed
+        // copy is as fast.
+        let kernel = match (ids.kernel[pi], &kernels[pi]) {
+            (Some(id), Some(k)) if !k.calls.is_empty() => Some(self.m.declare_func_in_func(id, &mut ctx.func)),
+            _ => None,
+        };
         // Static data: sites, string constants, names, side tables.
         let mut pre = Prepared::default();
         self.prepare(module, ids, p, &mut ctx.func, &mut pre)?;
@@ -495,6 +570,7 @@ impl<'a, M: Module> Codegen<'a, M> {
                 direct_gets,
                 direct,
                 direct_refs,
+                kernel,
                 facts: live::Facts::analyse(module, p, &stacks, false),
                 tfacts: typed_copy(p).then(|| live::Facts::analyse(module, p, &stacks, true)),
                 typed: false,
@@ -786,6 +862,8 @@ struct Translator<'f, 'p> {
     direct: FxHashMap<usize, u32>,
     /// The fixed-arity bodies called directly.
     direct_refs: FxHashMap<u32, cl::FuncRef>,
+    /// The function's Int kernel, when it has one ([`kernel`]).
+    kernel: Option<cl::FuncRef>,
     /// Liveness and value kinds of the registers (see [`live`]); while the typed copy
     /// is translated, the speculating facts (swapped with `tfacts`).
     facts: live::Facts,
@@ -1429,11 +1507,42 @@ impl<'f, 'p> Translator<'f, 'p> {
             Some(_) => tblocks[&0],
             None => self.blocks[&0],
         };
+        let first = if self.kernel.is_some() { self.b.create_block() } else { start };
         self.b.set_cold_block(deep_blk);
-        self.b.ins().brif(too_deep, deep_blk, &[], start, &[]);
+        self.b.ins().brif(too_deep, deep_blk, &[], first, &[]);
         self.b.switch_to_block(deep_blk);
         self.call_rt("forge_depth_error", &[cx]);
         self.b.ins().jump(exit, &[]);
+        if let Some(kf) = self.kernel {
+            // Small-Int arguments: the kernel first. When it bails, the body runs as
+            // if it had not been called (it has no effects).
+            self.b.switch_to_block(first);
+            let mut all = None;
+            for &a in &params[2..] {
+                let ok = self.is_small(a);
+                all = Some(match all {
+                    Some(x) => self.b.ins().band(x, ok),
+                    None => ok,
+                });
+            }
+            let call_blk = self.b.create_block();
+            let all = all.ok_or_else(|| CodegenError("internal error: a kernel without parameters".into()))?;
+            self.b.ins().brif(all, call_blk, &[], start, &[]);
+            self.b.switch_to_block(call_blk);
+            let mut args = vec![self.b.ins().uextend(types::I64, d1)];
+            for &a in &params[2..] {
+                let x = self.payload(a);
+                args.push(x);
+            }
+            let call = self.b.ins().call(kf, &args);
+            let (v, bailed) = (self.b.inst_results(call)[0], self.b.inst_results(call)[1]);
+            let done = self.b.create_block();
+            self.b.ins().brif(bailed, start, &[], done, &[]);
+            self.b.switch_to_block(done);
+            let w = self.box_int(v);
+            self.leave_depth();
+            self.b.ins().return_(&[w]);
+        }
         if !guards.is_empty() {
             // The typed copy's entry guards: all small Ints, or the generic copy.
             self.b.switch_to_block(start);
