@@ -17,7 +17,7 @@
 //!
 //! The boxed fixed-arity body of a kernel function calls the kernel first when every
 //! argument is a small Int (`Translator::translate`). Inside a kernel:
-//! - calls of short kernels are expanded inline, up to three levels deep within a
+//! - calls of short kernels are expanded inline, up to four levels deep within a
 //!   budget of instructions (the last level's calls are calls), which removes most
 //!   calls of a binary recursion such as `fib`;
 //! - where a call is still a call, a self-call under an addition in tail position
@@ -42,10 +42,10 @@ use forge_abi::layout as L;
 const DEPTH_LIMIT: i64 = 480;
 
 /// At most how many levels of calls a kernel expands inline ([`Emitter::levels`]).
-const INLINE_LEVELS: u32 = 3;
+const INLINE_LEVELS: u32 = 4;
 
 /// The most IR instructions a kernel's body may grow to by the calls it expands.
-const INLINE_BUDGET: usize = 256;
+const INLINE_BUDGET: usize = 512;
 
 /// The longest body (in IR instructions) a kernel caller expands inline.
 const INLINE_MAX: usize = 48;
