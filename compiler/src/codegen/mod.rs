@@ -2375,9 +2375,21 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.b.ins().jump(done, &[]);
                 self.b.switch_to_block(slow);
                 let desc = self.gv_addr(self.pre.paths[path as usize]);
-                let (slot, addr) = self.take_root(root);
-                let st = self.call_v("forge_append", &[cx, addr, desc, y]);
-                self.put_root(root, slot);
+                let st = match root {
+                    VarRef::Upval(u) => {
+                        // The cell's word, changed in place: `forge_append` runs no
+                        // user code, so nothing sees the variable while it changes.
+                        // (No closure, cell or stack slot is needed on this path.)
+                        let addr = self.upslots[&u];
+                        self.call_v("forge_append", &[cx, addr, desc, y])
+                    }
+                    _ => {
+                        let (slot, addr) = self.take_root(root);
+                        let st = self.call_v("forge_append", &[cx, addr, desc, y]);
+                        self.put_root(root, slot);
+                        st
+                    }
+                };
                 self.check(st, pc);
                 self.b.ins().jump(done, &[]);
                 self.b.switch_to_block(done);
