@@ -712,9 +712,7 @@ impl<'m> Emitter<'m> {
 
     /// Bails unless `r` is in the small-Int range.
     fn check_small(&mut self, b: &mut FunctionBuilder, r: cl::Value) {
-        let s = b.ins().ishl_imm_u(r, 16);
-        let back = b.ins().sshr_imm_u(s, 16);
-        let fits = b.ins().icmp(IntCC::Equal, back, r);
+        let fits = super::fits48(b, r);
         self.check(b, fits);
     }
 

@@ -1298,6 +1298,18 @@ impl<'f, 'p> Translator<'f, 'p> {
         let tag = self.b.ins().ushr_imm_u(v, 48);
         self.b.ins().icmp_imm_s(IntCC::Equal, tag, TAG_INT_HI)
     }
+    /// Whether every word of `words` is a small Int (`None` for no words).
+    fn all_small(&mut self, words: &[cl::Value]) -> Option<cl::Value> {
+        let mut all = None;
+        for &w in words {
+            let ok = self.is_small(w);
+            all = Some(match all {
+                Some(a) => self.b.ins().band(a, ok),
+                None => ok,
+            });
+        }
+        all
+    }
     /// Whether a word is a Float (every word below the first tag).
     fn is_float(&mut self, v: cl::Value) -> cl::Value {
         let tag = self.b.ins().ushr_imm_u(v, 48);
@@ -1314,9 +1326,7 @@ impl<'f, 'p> Translator<'f, 'p> {
         self.b.ins().bor_imm_u(m, (L::TAG_INT << 48) as i64)
     }
     fn fits48(&mut self, i: cl::Value) -> cl::Value {
-        let s = self.b.ins().ishl_imm_u(i, 16);
-        let back = self.b.ins().sshr_imm_u(s, 16);
-        self.b.ins().icmp(IntCC::Equal, back, i)
+        fits48(&mut self.b, i)
     }
 
     /// The blocks open at each instruction (`None` where unreachable), by propagating
@@ -1517,14 +1527,7 @@ impl<'f, 'p> Translator<'f, 'p> {
             // Small-Int arguments: the kernel first. When it bails, the body runs as
             // if it had not been called (it has no effects).
             self.b.switch_to_block(first);
-            let mut all = None;
-            for &a in &params[2..] {
-                let ok = self.is_small(a);
-                all = Some(match all {
-                    Some(x) => self.b.ins().band(x, ok),
-                    None => ok,
-                });
-            }
+            let all = self.all_small(&params[2..]);
             let call_blk = self.b.create_block();
             let all = all.ok_or_else(|| CodegenError("internal error: a kernel without parameters".into()))?;
             self.b.ins().brif(all, call_blk, &[], start, &[]);
@@ -1546,16 +1549,8 @@ impl<'f, 'p> Translator<'f, 'p> {
         if !guards.is_empty() {
             // The typed copy's entry guards: all small Ints, or the generic copy.
             self.b.switch_to_block(start);
-            let mut all = None;
-            for &r in &guards {
-                let v = self.use_reg(r);
-                let ok = self.is_small(v);
-                all = Some(match all {
-                    Some(a) => self.b.ins().band(a, ok),
-                    None => ok,
-                });
-            }
-            let all = all.expect("a guard");
+            let words: Vec<cl::Value> = guards.iter().map(|&r| self.use_reg(r)).collect();
+            let all = self.all_small(&words).expect("a guard");
             self.b.ins().brif(all, tblocks[&0], &[], self.blocks[&0], &[]);
         }
 
@@ -3174,6 +3169,13 @@ impl<'f, 'p> Translator<'f, 'p> {
 }
 
 /// The signed comparison of two Int payloads for `op`.
+/// Whether the i64 `i` is in the small-Int (48-bit) range.
+fn fits48(b: &mut FunctionBuilder, i: cl::Value) -> cl::Value {
+    let s = b.ins().ishl_imm_u(i, 16);
+    let back = b.ins().sshr_imm_u(s, 16);
+    b.ins().icmp(IntCC::Equal, back, i)
+}
+
 fn int_cc(op: CmpKind) -> IntCC {
     match op {
         CmpKind::Eq => IntCC::Equal,
