@@ -31,8 +31,8 @@ use cranelift_codegen::ir::{self as cl, condcodes::IntCC, types, InstBuilder};
 use cranelift_frontend::{FunctionBuilder, Variable};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::live;
 use super::known::{self, KnownFns};
+use super::live;
 use crate::ir::{self, ArithOp, Const, Instr, Special};
 use forge_abi::layout as L;
 
@@ -53,6 +53,9 @@ const INLINE_MAX: usize = 48;
 /// The longest body that becomes a kernel.
 const KERNEL_MAX: usize = 400;
 
+/// The longest body that gets a leaf entry.
+const LEAF_MAX: usize = 64;
+
 /// What the analysis found out about one kernel function.
 pub struct Kernel {
     /// The instructions reached from the entry.
@@ -63,6 +66,11 @@ pub struct Kernel {
     /// index of the `Call`, with the other operand of the `+`: a copy of the body
     /// runs these as a loop ([`Emitter::copy`]).
     tail_adds: FxHashMap<usize, ir::Reg>,
+    /// Leaf entries only: the upvalues the body reads or writes, and those it writes.
+    upvals: Vec<u16>,
+    written: Vec<u16>,
+    /// Leaf entries only: the kind of the value each `Return` returns.
+    rets: FxHashMap<usize, K>,
 }
 
 /// The signature of a kernel of `n_params` parameters (`sig` empty, of the right
@@ -108,7 +116,7 @@ pub fn find(m: &ir::Module, known: &KnownFns) -> Vec<Option<Kernel>> {
     loop {
         let mut changed = false;
         for pi in 0..n {
-            if cand[pi] && analyse(m, pi, &direct[pi], &cand).is_none() {
+            if cand[pi] && analyse(m, pi, &direct[pi], &cand, Mode::Kernel).is_none() {
                 cand[pi] = false;
                 changed = true;
             }
@@ -118,7 +126,7 @@ pub fn find(m: &ir::Module, known: &KnownFns) -> Vec<Option<Kernel>> {
         }
     }
     let mut found: Vec<Option<Kernel>> =
-        (0..n).map(|pi| if cand[pi] { analyse(m, pi, &direct[pi], &cand) } else { None }).collect();
+        (0..n).map(|pi| if cand[pi] { analyse(m, pi, &direct[pi], &cand, Mode::Kernel) } else { None }).collect();
     // Kept: the kernels that make calls, and the ones they call. (A kernel without
     // calls would only repeat the typed copy of its body.)
     let mut keep = vec![false; n];
@@ -150,14 +158,49 @@ fn eligible_shape(p: &std::sync::Arc<ir::Proto>) -> bool {
         && p.code.len() <= KERNEL_MAX
 }
 
+/// The leaf entries of a module, by prototype index ([`Emitter::build_leaf`]).
+pub fn find_leaves(m: &ir::Module) -> Vec<Option<Kernel>> {
+    let none = FxHashMap::default();
+    m.protos
+        .iter()
+        .enumerate()
+        .map(|(pi, p)| {
+            let shape = matches!(p.kind, ir::ProtoKind::Function | ir::ProtoKind::Lambda)
+                && p.n_params <= 8
+                && p.param_defaults.iter().all(|d| !d)
+                && p.code.len() <= LEAF_MAX;
+            if shape {
+                analyse(m, pi, &none, &[], Mode::Leaf)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// What the kind analysis admits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Kernels: direct calls of kernels, no upvalues, Int results.
+    Kernel,
+    /// Leaf entries: no calls, upvalues holding small Ints, forward jumps only, Int,
+    /// Bool or `null` results.
+    Leaf,
+}
+
 /// Runs the kind analysis of prototype `pi`: `None` unless every instruction reached
-/// is one a kernel does, on the kinds it needs.
+/// is one a kernel (or a leaf entry, by `mode`) does, on the kinds it needs.
 fn analyse(
     m: &ir::Module,
     pi: usize,
     direct: &FxHashMap<usize, (usize, u32)>,
     cand: &[bool],
+    mode: Mode,
 ) -> Option<Kernel> {
+    let leaf = mode == Mode::Leaf;
+    let mut upvals: Vec<u16> = Vec::new();
+    let mut written: Vec<u16> = Vec::new();
+    let mut rets: FxHashMap<usize, K> = FxHashMap::default();
     let p = &m.protos[pi];
     let n_regs = p.n_regs as usize;
     let code = &p.code;
@@ -266,15 +309,34 @@ fn analyse(
             }
             Instr::Jmp { target } => succ.push(target as usize),
             Instr::Return { src } => {
+                let k = get(&st, src);
+                if !(k == K::Int || leaf && matches!(k, K::Bool | K::Unset)) {
+                    return None;
+                }
+                if leaf {
+                    // A leaf's returns are reached by one path each (forward jumps).
+                    rets.insert(pc, k);
+                }
+            }
+            Instr::GetUpval { dst, idx, .. } if leaf => {
+                // Checked to be a small Int on entry (else the leaf bails).
+                upvals.push(idx);
+                set(&mut st, dst, K::Int)?;
+                succ.push(pc + 1);
+            }
+            Instr::SetUpval { idx, src } if leaf => {
                 if !int(&st, src) {
                     return None;
                 }
+                upvals.push(idx);
+                written.push(idx);
+                succ.push(pc + 1);
             }
-            Instr::GetGlobal { dst, .. } if gets.contains(&pc) => {
+            Instr::GetGlobal { dst, .. } if !leaf && gets.contains(&pc) => {
                 set(&mut st, dst, K::Callee)?;
                 succ.push(pc + 1);
             }
-            Instr::Call { dst, func, args, n } => {
+            Instr::Call { dst, func, args, n } if !leaf => {
                 let &target = calls.get(&pc)?;
                 let callee = m.protos.get(target as usize)?;
                 if !cand[target as usize] || n as u16 != callee.n_params || get(&st, func) != K::Callee {
@@ -290,11 +352,18 @@ fn analyse(
                 succ.push(pc + 1);
             }
             Instr::AppendVar { path, src } => {
-                // `x = x + e` on a register.
+                // `x = x + e` on a register (or, in a leaf, an upvalue).
                 let info = p.paths.get(path as usize)?;
-                let ir::VarRef::Reg(r) = info.root else { return None };
-                if !info.steps.is_empty() || !int(&st, r) || !int(&st, src) {
+                if !info.steps.is_empty() || !int(&st, src) {
                     return None;
+                }
+                match info.root {
+                    ir::VarRef::Reg(r) if int(&st, r) => {}
+                    ir::VarRef::Upval(u) if leaf => {
+                        upvals.push(u);
+                        written.push(u);
+                    }
+                    _ => return None,
                 }
                 succ.push(pc + 1);
             }
@@ -302,8 +371,8 @@ fn analyse(
             _ => return None,
         }
         for s in succ {
-            if s >= code.len() {
-                // Falling off the end returns `null`.
+            if s >= code.len() || leaf && s <= pc {
+                // Falling off the end returns `null`; a leaf has no loops.
                 return None;
             }
             match &mut at[s] {
@@ -359,7 +428,23 @@ fn analyse(
             tail_adds.insert(pc, other);
         }
     }
-    Some(Kernel { reach, calls, tail_adds })
+    upvals.sort_unstable();
+    upvals.dedup();
+    written.sort_unstable();
+    written.dedup();
+    Some(Kernel { reach, calls, tail_adds, upvals, written, rets })
+}
+
+/// The payload of a small-Int word.
+fn payload(b: &mut FunctionBuilder, w: cl::Value) -> cl::Value {
+    let s = b.ins().ishl_imm_u(w, 16);
+    b.ins().sshr_imm_u(s, 16)
+}
+
+/// The word of a payload known to fit 48 bits.
+fn box_int(b: &mut FunctionBuilder, i: cl::Value) -> cl::Value {
+    let m = b.ins().band_imm_u(i, L::PAYLOAD_MASK as i64);
+    b.ins().bor_imm_u(m, (L::TAG_INT << 48) as i64)
 }
 
 /// Emits kernel bodies into a function being built.
@@ -370,8 +455,10 @@ pub struct Emitter<'m> {
     pub refs: FxHashMap<u32, cl::FuncRef>,
     /// The analysis facts of each prototype emitted (for operand ranges).
     pub facts: FxHashMap<u32, live::Facts>,
-    /// The shared bail exit: returns `(0, 1)`.
+    /// The shared bail exit: returns `(0, 1)` (in a leaf entry: calls the body).
     pub bail: cl::Block,
+    /// Leaf entries: the upvalues' payloads, by index.
+    pub upvars: FxHashMap<u16, Variable>,
 }
 
 /// How an emitted copy of a body returns.
@@ -381,6 +468,8 @@ enum Ret {
     Return,
     /// By a jump to this block, with the value as its parameter.
     Jump(cl::Block),
+    /// A leaf's return: by a jump to this block, with the value boxed as a word.
+    Boxed(cl::Block),
 }
 
 impl<'m> Emitter<'m> {
@@ -405,6 +494,77 @@ impl<'m> Emitter<'m> {
         b.ins().return_(&[zero, one]);
         b.seal_all_blocks();
         Ok(())
+    }
+
+    /// Builds prototype `pi`'s leaf entry: a function of the fixed-arity body's
+    /// signature `(ctx, closure, a1, …, aN) -> word` that does the body's work on
+    /// machine integers when the arguments and the upvalues it uses are small Ints and
+    /// nothing fails, and otherwise calls the body `body` (it has no effects before its
+    /// return). The upvalues it writes are stored back at the return.
+    pub fn build_leaf(&mut self, b: &mut FunctionBuilder, pi: u32, body: cl::FuncRef) -> Result<(), String> {
+        let p = &self.module.protos[pi as usize];
+        let Some(k) = &self.kernels[pi as usize] else {
+            return Err(format!("internal error: '{}' has no leaf entry", p.name));
+        };
+        let (upvals, written) = (k.upvals.clone(), k.written.clone());
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let (cx, clo) = (params[0], params[1]);
+        // The call would be one frame deeper: the body reports the depth error.
+        let d = b.ins().load(types::I32, cl::MemFlagsData::trusted(), cx, forge_abi::abi::CTX_DEPTH);
+        let max = b.ins().load(types::I32, cl::MemFlagsData::trusted(), cx, forge_abi::abi::CTX_MAX_DEPTH);
+        let room = b.ins().icmp(IntCC::UnsignedLessThan, d, max);
+        self.check(b, room);
+        let mut args = Vec::new();
+        for &a in &params[2..] {
+            let tag = b.ins().ushr_imm_u(a, 48);
+            let ok = b.ins().icmp_imm_s(IntCC::Equal, tag, L::TAG_INT as i64);
+            self.check(b, ok);
+            args.push(payload(b, a));
+        }
+        let mut addrs = FxHashMap::default();
+        if !upvals.is_empty() {
+            let obj = b.ins().band_imm_u(clo, L::PAYLOAD_MASK as i64);
+            let slots = b.ins().load(types::I64, cl::MemFlagsData::trusted(), obj, L::FUNC_SLOTS_OFFSET);
+            for &u in &upvals {
+                let addr = b.ins().load(types::I64, cl::MemFlagsData::trusted(), slots, u as i32 * 8);
+                let w = b.ins().load(types::I64, cl::MemFlagsData::trusted(), addr, 0);
+                let tag = b.ins().ushr_imm_u(w, 48);
+                let ok = b.ins().icmp_imm_s(IntCC::Equal, tag, L::TAG_INT as i64);
+                self.check(b, ok);
+                let var = b.declare_var(types::I64);
+                let x = payload(b, w);
+                b.def_var(var, x);
+                self.upvars.insert(u, var);
+                addrs.insert(u, addr);
+            }
+        }
+        let done = b.create_block();
+        b.append_block_param(done, types::I64);
+        let depth = b.ins().iconst(types::I64, 0);
+        self.copy(b, pi, &args, depth, Ret::Boxed(done), 0)?;
+        b.switch_to_block(done);
+        let w = b.block_params(done)[0];
+        for u in written {
+            let v = b.use_var(self.upvars[&u]);
+            let boxed = box_int(b, v);
+            b.ins().store(cl::MemFlagsData::trusted(), boxed, addrs[&u], 0);
+        }
+        b.ins().return_(&[w]);
+        b.switch_to_block(self.bail);
+        b.set_cold_block(self.bail);
+        let call = b.ins().call(body, &params);
+        let r = b.inst_results(call)[0];
+        b.ins().return_(&[r]);
+        b.seal_all_blocks();
+        Ok(())
+    }
+
+    /// A leaf's variable for upvalue `u`.
+    fn upvar(&self, u: u16) -> Result<Variable, String> {
+        self.upvars.get(&u).copied().ok_or_else(|| format!("internal error: upvalue {u} outside a leaf entry"))
     }
 
     /// How many levels of calls kernel `pi` expands inline: the most (up to
@@ -532,14 +692,31 @@ impl<'m> Emitter<'m> {
                     let v = self.arith(b, op, x, y, ra, rr, small);
                     b.def_var(vars[dst as usize], v);
                 }
-                Instr::AppendVar { path, src } => {
-                    let ir::VarRef::Reg(r) = p.paths[path as usize].root else {
-                        return Err("internal error: a kernel update of a variable that is not a register".into());
-                    };
-                    let (x, y) = (reg(b, r), reg(b, src));
-                    let (ra, rr) = self.facts(pi)?.operand_ranges(pc, &ins, r, Some(src));
-                    let v = self.arith(b, ArithOp::Add, x, y, ra, rr, small);
-                    b.def_var(vars[r as usize], v);
+                Instr::AppendVar { path, src } => match p.paths[path as usize].root {
+                    ir::VarRef::Reg(r) => {
+                        let (x, y) = (reg(b, r), reg(b, src));
+                        let (ra, rr) = self.facts(pi)?.operand_ranges(pc, &ins, r, Some(src));
+                        let v = self.arith(b, ArithOp::Add, x, y, ra, rr, small);
+                        b.def_var(vars[r as usize], v);
+                    }
+                    ir::VarRef::Upval(u) => {
+                        let var = self.upvar(u)?;
+                        let (x, y) = (b.use_var(var), reg(b, src));
+                        let full = live::SMALL_RANGE;
+                        let v = self.arith(b, ArithOp::Add, x, y, full, full, small);
+                        b.def_var(var, v);
+                    }
+                    _ => return Err("internal error: a kernel update of a global".into()),
+                },
+                Instr::GetUpval { dst, idx, .. } => {
+                    let var = self.upvar(idx)?;
+                    let v = b.use_var(var);
+                    b.def_var(vars[dst as usize], v);
+                }
+                Instr::SetUpval { idx, src } => {
+                    let var = self.upvar(idx)?;
+                    let v = reg(b, src);
+                    b.def_var(var, v);
                 }
                 Instr::Compare { op, dst, a, b: rb } => {
                     let (x, y) = (reg(b, a), reg(b, rb));
@@ -556,20 +733,23 @@ impl<'m> Emitter<'m> {
                 Instr::JmpIfNotCmp { op, a, b: rb, target } => {
                     let (x, y) = (reg(b, a), reg(b, rb));
                     let t = b.ins().icmp(super::int_cc(op), x, y);
-                    let (go, stop) = (next(pc).ok_or("internal error: no block after a branch")?, blocks[&(target as usize)]);
+                    let (go, stop) =
+                        (next(pc).ok_or("internal error: no block after a branch")?, blocks[&(target as usize)]);
                     b.ins().brif(t, go, &[], stop, &[]);
                     terminated = true;
                 }
                 Instr::JmpIfNotCmpI { op, a, imm, target } => {
                     let x = reg(b, a);
                     let t = b.ins().icmp_imm_s(super::int_cc(op), x, imm as i64);
-                    let (go, stop) = (next(pc).ok_or("internal error: no block after a branch")?, blocks[&(target as usize)]);
+                    let (go, stop) =
+                        (next(pc).ok_or("internal error: no block after a branch")?, blocks[&(target as usize)]);
                     b.ins().brif(t, go, &[], stop, &[]);
                     terminated = true;
                 }
                 Instr::JmpIf { cond, target } | Instr::JmpIfNot { cond, target } => {
                     let c = reg(b, cond);
-                    let (fall, jump) = (next(pc).ok_or("internal error: no block after a branch")?, blocks[&(target as usize)]);
+                    let (fall, jump) =
+                        (next(pc).ok_or("internal error: no block after a branch")?, blocks[&(target as usize)]);
                     if matches!(ins, Instr::JmpIf { .. }) {
                         b.ins().brif(c, jump, &[], fall, &[]);
                     } else {
@@ -600,6 +780,19 @@ impl<'m> Emitter<'m> {
                         }
                         Ret::Jump(blk) => {
                             b.ins().jump(blk, &[v.into()]);
+                        }
+                        Ret::Boxed(blk) => {
+                            let w = match k.rets.get(&pc) {
+                                Some(K::Int) => box_int(b, v),
+                                Some(K::Bool) => {
+                                    let t = b.ins().iconst(types::I64, L::TRUE_BITS as i64);
+                                    let f = b.ins().iconst(types::I64, L::FALSE_BITS as i64);
+                                    b.ins().select(v, t, f)
+                                }
+                                Some(K::Unset) => b.ins().iconst(types::I64, L::NULL_BITS as i64),
+                                _ => return Err(format!("internal error: leaf return {pc} of no kind")),
+                            };
+                            b.ins().jump(blk, &[w.into()]);
                         }
                     }
                     terminated = true;

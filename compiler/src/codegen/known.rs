@@ -259,3 +259,159 @@ pub fn direct_calls(
     }
     out
 }
+
+/// What the closure analysis knows of a register: the prototype of the closure it
+/// surely holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Clo {
+    Known(u32),
+    Unknown,
+}
+
+/// Known closures: where the callee register of a `Call` surely holds a closure
+/// created from one prototype — made by a `Closure` in the same body, or returned by a
+/// direct call of a function all of whose returns give closures of that prototype
+/// (`make_counter()`) — and moved only by `Move`s, the call can go straight to that
+/// prototype's fixed-arity body with the closure as its environment, without the tests
+/// of the callee's kind and arity. The closure is still the one the register holds, so
+/// its captures are the right ones.
+pub struct KnownClosures {
+    /// For each prototype: the prototype of the closures it always returns.
+    returns: Vec<Option<u32>>,
+}
+
+impl KnownClosures {
+    /// `direct(pi)`: the direct calls of prototype `pi` (call index → callee).
+    pub fn analyse(m: &ir::Module, direct: &dyn Fn(usize) -> FxHashMap<usize, u32>) -> KnownClosures {
+        let mut k = KnownClosures { returns: vec![None; m.protos.len()] };
+        let directs: Vec<FxHashMap<usize, u32>> = (0..m.protos.len()).map(direct).collect();
+        // A few rounds reach functions that return what other functions return.
+        for _ in 0..3 {
+            let mut changed = false;
+            for pi in 0..m.protos.len() {
+                let r = k.flow(m, pi, &directs[pi]).1;
+                if r != k.returns[pi] {
+                    k.returns[pi] = r;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        KnownClosures { returns: k.returns }
+    }
+
+    /// The calls of prototype `pi` whose callee is a known closure, with exactly its
+    /// parameters: call index → the closure's prototype.
+    pub fn calls(&self, m: &ir::Module, pi: usize, direct: &FxHashMap<usize, u32>) -> FxHashMap<usize, u32> {
+        let (at, _) = self.flow(m, pi, direct);
+        let p = &m.protos[pi];
+        let mut out = FxHashMap::default();
+        for (pc, ins) in p.code.iter().enumerate() {
+            let Instr::Call { func, n, .. } = *ins else { continue };
+            if direct.contains_key(&pc) {
+                continue;
+            }
+            let Some(Some(st)) = at.get(pc) else { continue };
+            if let Some(&Clo::Known(target)) = st.get(func as usize) {
+                if m.protos.get(target as usize).is_some_and(|t| t.n_params == n as u16) {
+                    out.insert(pc, target);
+                }
+            }
+        }
+        out
+    }
+
+    /// The states at each instruction of prototype `pi` (`None`: not reached), and the
+    /// prototype of the closures all its returns give.
+    fn flow(&self, m: &ir::Module, pi: usize, direct: &FxHashMap<usize, u32>) -> (Vec<Option<Vec<Clo>>>, Option<u32>) {
+        let p = &m.protos[pi];
+        let code = &p.code;
+        let n_regs = p.n_regs as usize;
+        let mut at: Vec<Option<Vec<Clo>>> = vec![None; code.len()];
+        let mut work = Vec::new();
+        let unknown = vec![Clo::Unknown; n_regs];
+        if !code.is_empty() {
+            at[0] = Some(unknown.clone());
+            work.push(0usize);
+        }
+        // A handler may start after any instruction of its `try`: nothing is known.
+        for ins in code {
+            if let Instr::TryBegin { handler, .. } = *ins {
+                if let Some(slot) = at.get_mut(handler as usize) {
+                    *slot = Some(unknown.clone());
+                    work.push(handler as usize);
+                }
+            }
+        }
+        let mut ret: Option<Option<u32>> = None;
+        let mut steps = 0usize;
+        while let Some(pc) = work.pop() {
+            steps += 1;
+            if steps > 32 * code.len() + 64 {
+                return (vec![None; code.len()], None);
+            }
+            let Some(mut st) = at[pc].clone() else { continue };
+            let ins = code[pc];
+            let mut succ: Vec<usize> = Vec::with_capacity(2);
+            match ins {
+                Instr::Closure { dst, proto } => st[dst as usize] = Clo::Known(proto),
+                Instr::Move { dst, src } => st[dst as usize] = st[src as usize],
+                Instr::Call { dst, .. } => {
+                    // The callee and the arguments are only read.
+                    let known = direct.get(&pc).and_then(|&t| self.returns.get(t as usize).copied().flatten());
+                    st[dst as usize] = known.map_or(Clo::Unknown, Clo::Known);
+                }
+                Instr::Return { src } => {
+                    let r = match st[src as usize] {
+                        Clo::Known(t) => Some(t),
+                        Clo::Unknown => None,
+                    };
+                    ret = Some(match ret {
+                        None => r,
+                        Some(old) if old == r => r,
+                        Some(_) => None,
+                    });
+                }
+                _ => touches(m, p, &ins, &mut |r, _| {
+                    if let Some(s) = st.get_mut(r as usize) {
+                        *s = Clo::Unknown;
+                    }
+                }),
+            }
+            match ins {
+                Instr::Return { .. } | Instr::Raise { .. } => {}
+                Instr::Jmp { target } => succ.push(target as usize),
+                _ => {
+                    if let Some(t) = ins.jump_target() {
+                        succ.push(t as usize);
+                    }
+                    succ.push(pc + 1);
+                }
+            }
+            for s in succ {
+                let Some(slot) = at.get_mut(s) else { continue };
+                match slot {
+                    None => {
+                        *slot = Some(st.clone());
+                        work.push(s);
+                    }
+                    Some(old) => {
+                        let mut changed = false;
+                        for (o, n) in old.iter_mut().zip(&st) {
+                            if *o != *n && *o != Clo::Unknown {
+                                *o = Clo::Unknown;
+                                changed = true;
+                            }
+                        }
+                        if changed {
+                            work.push(s);
+                        }
+                    }
+                }
+            }
+        }
+        (at, ret.flatten())
+    }
+}

@@ -143,11 +143,22 @@ struct ModIds {
     fixed: Vec<FuncId>,
     /// The Int kernels ([`kernel`]), where a prototype has one.
     kernel: Vec<Option<FuncId>>,
+    /// The leaf entries ([`kernel::Emitter::build_leaf`]), where a prototype has one.
+    /// Every call of the prototype's fixed-arity body goes to its leaf entry.
+    leaf: Vec<Option<FuncId>>,
     generic: Vec<FuncId>,
     proto_desc: Vec<DataId>,
     module_desc: DataId,
     /// The descriptors of the imported modules (`ir::Module::imports` order).
     imports: Vec<DataId>,
+}
+
+impl ModIds {
+    /// What a call of prototype `pi`'s fixed-arity body calls: its leaf entry where it
+    /// has one, else the body.
+    fn callee(&self, pi: usize) -> FuncId {
+        self.leaf[pi].unwrap_or(self.fixed[pi])
+    }
 }
 
 /// A static data object under construction: bytes plus relocations.
@@ -298,9 +309,31 @@ impl<'a, M: Module> Codegen<'a, M> {
             self.m.declare_data(&format!("__forge_module_{mi}"), Linkage::Local, false, false).map_err(cl_err)?;
         let known = known::KnownFns::analyse(module);
         let kernels = kernel::find(module, &known);
+        let leaves = kernel::find_leaves(module);
+        // Direct calls of known functions (see `known`) of each prototype: the
+        // `GetGlobal` index → (the `Call` index, the prototype called).
+        let mut directs = Vec::with_capacity(module.protos.len());
+        for p in &module.protos {
+            let stacks = Translator::open_blocks(&p.code)?;
+            let handlers = |pc: usize| -> Vec<usize> {
+                stacks.get(pc).and_then(|s| s.as_ref()).map_or(Vec::new(), |s| {
+                    s.iter()
+                        .filter_map(|o| match *o {
+                            Open::Try { handler, .. } => Some(handler),
+                            Open::Timeout => None,
+                        })
+                        .collect()
+                })
+            };
+            directs.push(known::direct_calls(module, directs.len(), &known, &handlers));
+        }
+        let closures = known::KnownClosures::analyse(module, &|pi| {
+            directs[pi].values().map(|&(call, target)| (call, target)).collect()
+        });
         let mut ids = ModIds {
             fixed: Vec::new(),
             kernel: Vec::new(),
+            leaf: Vec::new(),
             generic: Vec::new(),
             proto_desc: Vec::new(),
             module_desc,
@@ -328,6 +361,14 @@ impl<'a, M: Module> Codegen<'a, M> {
                 }
                 None => None,
             });
+            ids.leaf.push(match leaves[pi] {
+                Some(_) => Some(
+                    self.m
+                        .declare_function(&format!("__forge_m{mi}_p{pi}_leaf"), Linkage::Local, &fixed)
+                        .map_err(cl_err)?,
+                ),
+                None => None,
+            });
             ids.proto_desc.push(
                 self.m
                     .declare_data(&format!("__forge_m{mi}_p{pi}_desc"), Linkage::Local, false, false)
@@ -336,10 +377,16 @@ impl<'a, M: Module> Codegen<'a, M> {
         }
         for (pi, p) in module.protos.iter().enumerate() {
             if kernels[pi].is_some() {
-                self.kernel_body(module, &ids, pi, &kernels)
-                    .map_err(|e| CodegenError(format!("{} (in the kernel of {} of {})", e.0, p.trace_name, module.file)))?;
+                self.kernel_body(module, &ids, pi, &kernels).map_err(|e| {
+                    CodegenError(format!("{} (in the kernel of {} of {})", e.0, p.trace_name, module.file))
+                })?;
             }
-            self.proto_body(module, &ids, pi, &known, &kernels)
+            if leaves[pi].is_some() {
+                self.leaf_body(module, &ids, pi, &leaves).map_err(|e| {
+                    CodegenError(format!("{} (in the leaf entry of {} of {})", e.0, p.trace_name, module.file))
+                })?;
+            }
+            self.proto_body(module, &ids, pi, &directs[pi], &closures, &kernels)
                 .map_err(|e| CodegenError(format!("{} (in {} of {})", e.0, p.trace_name, module.file)))?;
             self.generic_entry(&ids, pi, p)?;
             self.proto_desc(&ids, pi, p)?;
@@ -367,7 +414,7 @@ impl<'a, M: Module> Codegen<'a, M> {
         bytes[28..32].copy_from_slice(&(p.n_params as u32).to_le_bytes());
         let gv = self.m.declare_data_in_data(ids.module_desc, &mut d);
         d.write_data_addr(32, gv, 0);
-        let fixed = self.m.declare_func_in_data(ids.fixed[pi], &mut d);
+        let fixed = self.m.declare_func_in_data(ids.callee(pi), &mut d);
         d.write_function_addr(40, fixed);
         d.define(bytes.into_boxed_slice());
         d.set_align(8);
@@ -402,7 +449,7 @@ impl<'a, M: Module> Codegen<'a, M> {
     fn generic_entry(&mut self, ids: &ModIds, pi: usize, p: &ir::Proto) -> CgResult<()> {
         let mut ctx = self.m.make_context();
         ctx.func.signature = self.generic_sig();
-        let fixed_ref = self.m.declare_func_in_func(ids.fixed[pi], &mut ctx.func);
+        let fixed_ref = self.m.declare_func_in_func(ids.callee(pi), &mut ctx.func);
         {
             let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
             let entry = b.create_block();
@@ -477,8 +524,50 @@ impl<'a, M: Module> Codegen<'a, M> {
         {
             let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
             let bail = b.create_block();
-            let mut e = kernel::Emitter { module, kernels, refs, facts: FxHashMap::default(), bail };
+            let mut e = kernel::Emitter {
+                module,
+                kernels,
+                refs,
+                facts: FxHashMap::default(),
+                bail,
+                upvars: FxHashMap::default(),
+            };
             e.build(&mut b, pi as u32).map_err(CodegenError)?;
+            let cfg = self.m.target_config();
+            b.finalize(cfg);
+        }
+        if std::env::var_os("FORGE_DUMP_CLIF").is_some() {
+            eprintln!("{}", ctx.func.display());
+        }
+        self.define(id, ctx)
+    }
+
+    /// Builds the leaf entry of prototype `pi` ([`kernel::Emitter::build_leaf`]).
+    fn leaf_body(
+        &mut self,
+        module: &ir::Module,
+        ids: &ModIds,
+        pi: usize,
+        leaves: &[Option<kernel::Kernel>],
+    ) -> CgResult<()> {
+        let Some(id) = ids.leaf[pi] else {
+            return err("internal error: a leaf entry without a declaration");
+        };
+        let mut ctx = self.m.make_context();
+        ctx.func.signature = self.fixed_sig(module.protos[pi].n_params);
+        let body = self.m.declare_func_in_func(ids.fixed[pi], &mut ctx.func);
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
+            let bail = b.create_block();
+            let mut e = kernel::Emitter {
+                module,
+                kernels: leaves,
+                refs: FxHashMap::default(),
+                facts: FxHashMap::default(),
+                bail,
+                upvars: FxHashMap::default(),
+            };
+            e.build_leaf(&mut b, pi as u32, body).map_err(CodegenError)?;
             let cfg = self.m.target_config();
             b.finalize(cfg);
         }
@@ -493,33 +582,29 @@ impl<'a, M: Module> Codegen<'a, M> {
         module: &ir::Module,
         ids: &ModIds,
         pi: usize,
-        known: &known::KnownFns,
+        found: &FxHashMap<usize, (usize, u32)>,
+        closures: &known::KnownClosures,
         kernels: &[Option<kernel::Kernel>],
     ) -> CgResult<()> {
         let p = &module.protos[pi];
         let mut ctx = self.m.make_context();
         ctx.func.signature = self.fixed_sig(p.n_params);
-        // Direct calls of known functions (see `known`), by the index of the call.
         let stacks = Translator::open_blocks(&p.code)?;
-        let handlers = |pc: usize| -> Vec<usize> {
-            stacks.get(pc).and_then(|s| s.as_ref()).map_or(Vec::new(), |s| {
-                s.iter()
-                    .filter_map(|o| match *o {
-                        Open::Try { handler, .. } => Some(handler),
-                        Open::Timeout => None,
-                    })
-                    .collect()
-            })
-        };
-        let found = known::direct_calls(module, pi, known, &handlers);
         let mut direct_gets = FxHashMap::default();
         let mut direct = FxHashMap::default();
         let mut direct_refs: FxHashMap<u32, cl::FuncRef> = FxHashMap::default();
-        for (&get, &(call, target)) in &found {
+        for (&get, &(call, target)) in found {
             direct_gets.insert(get, ());
             direct.insert(call, target);
             if let std::collections::hash_map::Entry::Vacant(e) = direct_refs.entry(target) {
-                e.insert(self.m.declare_func_in_func(ids.fixed[target as usize], &mut ctx.func));
+                e.insert(self.m.declare_func_in_func(ids.callee(target as usize), &mut ctx.func));
+            }
+        }
+        // Calls of known closures: straight to the body, with the closure.
+        let closure_calls = closures.calls(module, pi, &direct);
+        for &target in closure_calls.values() {
+            if let std::collections::hash_map::Entry::Vacant(e) = direct_refs.entry(target) {
+                e.insert(self.m.declare_func_in_func(ids.callee(target as usize), &mut ctx.func));
             }
         }
         // Declarations this body needs, made before the builder borrows the function.
@@ -569,6 +654,7 @@ impl<'a, M: Module> Codegen<'a, M> {
                 module,
                 direct_gets,
                 direct,
+                closure_calls,
                 direct_refs,
                 kernel,
                 facts: live::Facts::analyse(module, p, &stacks, false),
@@ -860,6 +946,9 @@ struct Translator<'f, 'p> {
     direct_gets: FxHashMap<usize, ()>,
     /// Direct calls: the index of the `Call` → the prototype it calls.
     direct: FxHashMap<usize, u32>,
+    /// Calls of known closures ([`known::KnownClosures`]): the index of the `Call` →
+    /// the prototype of the closure its callee register holds.
+    closure_calls: FxHashMap<usize, u32>,
     /// The fixed-arity bodies called directly.
     direct_refs: FxHashMap<u32, cl::FuncRef>,
     /// The function's Int kernel, when it has one ([`kernel`]).
@@ -2403,6 +2492,19 @@ impl<'f, 'p> Translator<'f, 'p> {
                         self.null_word()
                     };
                     call_args.push(a);
+                }
+                let call = self.b.ins().call(self.direct_refs[&target], &call_args);
+                let v = self.b.inst_results(call)[0];
+                self.check(v, pc);
+                self.set_reg(dst, v);
+            }
+            Instr::Call { dst, func, args, n } if self.closure_calls.contains_key(&pc) => {
+                // A known closure with exactly its parameters: its body, directly.
+                let target = self.closure_calls[&pc];
+                let f = self.use_reg(func);
+                let mut call_args = vec![cx, f];
+                for i in 0..n {
+                    call_args.push(self.use_reg(args + i as u16));
                 }
                 let call = self.b.ins().call(self.direct_refs[&target], &call_args);
                 let v = self.b.inst_results(call)[0];
