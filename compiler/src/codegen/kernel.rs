@@ -56,6 +56,9 @@ const KERNEL_MAX: usize = 400;
 /// The longest body that gets a leaf entry.
 const LEAF_MAX: usize = 64;
 
+/// The longest leaf body expanded inline at its direct calls.
+const LEAF_INLINE_MAX: usize = 24;
+
 /// What the analysis found out about one kernel function.
 pub struct Kernel {
     /// The instructions reached from the entry.
@@ -176,6 +179,17 @@ pub fn find_leaves(m: &ir::Module) -> Vec<Option<Kernel>> {
             }
         })
         .collect()
+}
+
+/// Whether prototype `pi` has a leaf entry (in `leaves`) short enough to expand at
+/// its calls ([`Emitter::leaf`]).
+pub fn inlinable(m: &ir::Module, leaves: &[Option<Kernel>], pi: u32) -> bool {
+    leaves.get(pi as usize).is_some_and(|k| k.is_some()) && m.protos[pi as usize].code.len() <= LEAF_INLINE_MAX
+}
+
+/// Whether every return of leaf `pi` (in `leaves`) gives a small Int.
+pub fn returns_int(leaves: &[Option<Kernel>], pi: u32) -> bool {
+    leaves.get(pi as usize).and_then(|k| k.as_ref()).is_some_and(|k| k.rets.values().all(|&r| r == K::Int))
 }
 
 /// What the kind analysis admits.
@@ -468,7 +482,8 @@ enum Ret {
     Return,
     /// By a jump to this block, with the value as its parameter.
     Jump(cl::Block),
-    /// A leaf's return: by a jump to this block, with the value boxed as a word.
+    /// A leaf's return: by a jump to this block, with the value boxed as a word and
+    /// the machine value (the payload of an Int).
     Boxed(cl::Block),
 }
 
@@ -497,28 +512,58 @@ impl<'m> Emitter<'m> {
     }
 
     /// Builds prototype `pi`'s leaf entry: a function of the fixed-arity body's
-    /// signature `(ctx, closure, a1, …, aN) -> word` that does the body's work on
-    /// machine integers when the arguments and the upvalues it uses are small Ints and
-    /// nothing fails, and otherwise calls the body `body` (it has no effects before its
-    /// return). The upvalues it writes are stored back at the return.
+    /// signature `(ctx, closure, a1, …, aN) -> word` that runs [`Emitter::leaf`] and
+    /// otherwise calls the body `body`.
     pub fn build_leaf(&mut self, b: &mut FunctionBuilder, pi: u32, body: cl::FuncRef) -> Result<(), String> {
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let done = b.create_block();
+        b.append_block_param(done, types::I64);
+        self.leaf(b, pi, params[0], params[1], &params[2..], done)?;
+        b.switch_to_block(done);
+        let w = b.block_params(done)[0];
+        b.ins().return_(&[w]);
+        b.switch_to_block(self.bail);
+        b.set_cold_block(self.bail);
+        let call = b.ins().call(body, &params);
+        let r = b.inst_results(call)[0];
+        b.ins().return_(&[r]);
+        b.seal_all_blocks();
+        Ok(())
+    }
+
+    /// Emits, at the current block, a call of prototype `pi` (a leaf) with closure
+    /// `clo` and argument words `args`, done on machine integers: when the call would
+    /// not pass the depth limit and the arguments and the upvalues the body uses are
+    /// small Ints, it runs the body over payloads and jumps to `done` with the result
+    /// word (and, when `done` takes two parameters, the machine value: the payload of
+    /// an Int result); on anything else (or an overflow, a zero divisor) it jumps to
+    /// the bail block, before any effect, where the caller makes the call in its usual
+    /// form. The upvalues it writes are stored back just before the jump to `done`.
+    pub fn leaf(
+        &mut self,
+        b: &mut FunctionBuilder,
+        pi: u32,
+        cx: cl::Value,
+        clo: cl::Value,
+        words: &[cl::Value],
+        done: cl::Block,
+    ) -> Result<(), String> {
         let p = &self.module.protos[pi as usize];
         let Some(k) = &self.kernels[pi as usize] else {
             return Err(format!("internal error: '{}' has no leaf entry", p.name));
         };
         let (upvals, written) = (k.upvals.clone(), k.written.clone());
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let params = b.block_params(entry).to_vec();
-        let (cx, clo) = (params[0], params[1]);
+        self.upvars.clear();
         // The call would be one frame deeper: the body reports the depth error.
         let d = b.ins().load(types::I32, cl::MemFlagsData::trusted(), cx, forge_abi::abi::CTX_DEPTH);
         let max = b.ins().load(types::I32, cl::MemFlagsData::trusted(), cx, forge_abi::abi::CTX_MAX_DEPTH);
         let room = b.ins().icmp(IntCC::UnsignedLessThan, d, max);
         self.check(b, room);
         let mut args = Vec::new();
-        for &a in &params[2..] {
+        for &a in words {
             let tag = b.ins().ushr_imm_u(a, 48);
             let ok = b.ins().icmp_imm_s(IntCC::Equal, tag, L::TAG_INT as i64);
             self.check(b, ok);
@@ -541,24 +586,23 @@ impl<'m> Emitter<'m> {
                 addrs.insert(u, addr);
             }
         }
-        let done = b.create_block();
-        b.append_block_param(done, types::I64);
+        let commit = b.create_block();
+        b.append_block_param(commit, types::I64);
+        b.append_block_param(commit, types::I64);
         let depth = b.ins().iconst(types::I64, 0);
-        self.copy(b, pi, &args, depth, Ret::Boxed(done), 0)?;
-        b.switch_to_block(done);
-        let w = b.block_params(done)[0];
+        self.copy(b, pi, &args, depth, Ret::Boxed(commit), 0)?;
+        b.switch_to_block(commit);
+        let (w, x) = (b.block_params(commit)[0], b.block_params(commit)[1]);
         for u in written {
             let v = b.use_var(self.upvars[&u]);
             let boxed = box_int(b, v);
             b.ins().store(cl::MemFlagsData::trusted(), boxed, addrs[&u], 0);
         }
-        b.ins().return_(&[w]);
-        b.switch_to_block(self.bail);
-        b.set_cold_block(self.bail);
-        let call = b.ins().call(body, &params);
-        let r = b.inst_results(call)[0];
-        b.ins().return_(&[r]);
-        b.seal_all_blocks();
+        if b.func.dfg.block_params(done).len() == 2 {
+            b.ins().jump(done, &[w.into(), x.into()]);
+        } else {
+            b.ins().jump(done, &[w.into()]);
+        }
         Ok(())
     }
 
@@ -792,7 +836,7 @@ impl<'m> Emitter<'m> {
                                 Some(K::Unset) => b.ins().iconst(types::I64, L::NULL_BITS as i64),
                                 _ => return Err(format!("internal error: leaf return {pc} of no kind")),
                             };
-                            b.ins().jump(blk, &[w.into()]);
+                            b.ins().jump(blk, &[w.into(), v.into()]);
                         }
                     }
                     terminated = true;

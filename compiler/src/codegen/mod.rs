@@ -386,7 +386,7 @@ impl<'a, M: Module> Codegen<'a, M> {
                     CodegenError(format!("{} (in the leaf entry of {} of {})", e.0, p.trace_name, module.file))
                 })?;
             }
-            self.proto_body(module, &ids, pi, &directs[pi], &closures, &kernels)
+            self.proto_body(module, &ids, pi, &directs[pi], &closures, &kernels, &leaves)
                 .map_err(|e| CodegenError(format!("{} (in {} of {})", e.0, p.trace_name, module.file)))?;
             self.generic_entry(&ids, pi, p)?;
             self.proto_desc(&ids, pi, p)?;
@@ -585,6 +585,7 @@ impl<'a, M: Module> Codegen<'a, M> {
         found: &FxHashMap<usize, (usize, u32)>,
         closures: &known::KnownClosures,
         kernels: &[Option<kernel::Kernel>],
+        leaves: &[Option<kernel::Kernel>],
     ) -> CgResult<()> {
         let p = &module.protos[pi];
         let mut ctx = self.m.make_context();
@@ -605,6 +606,13 @@ impl<'a, M: Module> Codegen<'a, M> {
         for &target in closure_calls.values() {
             if let std::collections::hash_map::Entry::Vacant(e) = direct_refs.entry(target) {
                 e.insert(self.m.declare_func_in_func(ids.callee(target as usize), &mut ctx.func));
+            }
+        }
+        // The bodies of the leaves expanded inline, for their slow paths.
+        let mut body_refs = FxHashMap::default();
+        for &target in direct.values().chain(closure_calls.values()) {
+            if ids.leaf[target as usize].is_some() && !body_refs.contains_key(&target) {
+                body_refs.insert(target, self.m.declare_func_in_func(ids.fixed[target as usize], &mut ctx.func));
             }
         }
         // Declarations this body needs, made before the builder borrows the function.
@@ -656,12 +664,16 @@ impl<'a, M: Module> Codegen<'a, M> {
                 direct,
                 closure_calls,
                 direct_refs,
+                body_refs,
+                leaves,
+                leaf_facts: FxHashMap::default(),
                 kernel,
                 facts: live::Facts::analyse(module, p, &stacks, false),
                 tfacts: typed_copy(p).then(|| live::Facts::analyse(module, p, &stacks, true)),
                 typed: false,
                 gblocks: FxHashMap::default(),
                 payloads: FxHashMap::default(),
+                next_payload: None,
                 f64s: FxHashMap::default(),
                 flags: FxHashMap::default(),
                 items: FxHashMap::default(),
@@ -951,6 +963,13 @@ struct Translator<'f, 'p> {
     closure_calls: FxHashMap<usize, u32>,
     /// The fixed-arity bodies called directly.
     direct_refs: FxHashMap<u32, cl::FuncRef>,
+    /// The bodies themselves of the direct callees with leaf entries (`direct_refs`
+    /// has their leaf entries): the slow paths of leaves expanded inline call them.
+    body_refs: FxHashMap<u32, cl::FuncRef>,
+    /// The leaf entries of the module ([`kernel::find_leaves`]).
+    leaves: &'p [Option<kernel::Kernel>],
+    /// The analysis facts of the leaves expanded inline, by prototype.
+    leaf_facts: FxHashMap<u32, live::Facts>,
     /// The function's Int kernel, when it has one ([`kernel`]).
     kernel: Option<cl::FuncRef>,
     /// Liveness and value kinds of the registers (see [`live`]); while the typed copy
@@ -967,6 +986,9 @@ struct Translator<'f, 'p> {
     /// again). The payload is computed just before the word, so it is available
     /// wherever the word is.
     payloads: FxHashMap<cl::Value, cl::Value>,
+    /// The payload of a small Int a leaf expanded inline left in a register, for the
+    /// instruction right after the call: (that instruction, the register, the payload).
+    next_payload: Option<(usize, ir::Reg, cl::Value)>,
     f64s: FxHashMap<cl::Value, cl::Value>,
     /// Bool words made from a condition here, with the condition (an i8): a branch or
     /// a truth test on the word uses the condition instead of comparing the word.
@@ -1383,6 +1405,73 @@ impl<'f, 'p> Translator<'f, 'p> {
     }
 
     /// Small-int tests and payload extraction.
+    /// Whether a call of prototype `target` with `n` arguments expands its leaf entry
+    /// inline.
+    fn inline_leaf(&self, target: u32, n: u8) -> bool {
+        self.module.protos.get(target as usize).is_some_and(|t| t.n_params == n as u16)
+            && self.body_refs.contains_key(&target)
+            && kernel::inlinable(self.module, self.leaves, target)
+    }
+
+    /// A call of leaf `target` with closure `clo`, expanded inline
+    /// ([`kernel::Emitter::leaf`]); its slow path calls the body.
+    fn call_leaf_inline(
+        &mut self,
+        pc: usize,
+        target: u32,
+        clo: cl::Value,
+        dst: ir::Reg,
+        args: ir::Reg,
+        n: u8,
+    ) -> CgResult<()> {
+        let cx = self.cx();
+        let words: Vec<cl::Value> = (0..n as u16).map(|i| self.use_reg(args + i)).collect();
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.append_block_param(join, types::I64);
+        // In the typed copy, an Int result goes on with its payload; the slow path's
+        // result goes on in the generic code.
+        let int_result = self.typed && kernel::returns_int(self.leaves, target) && self.gblocks.contains_key(&(pc + 1));
+        if int_result {
+            self.b.append_block_param(join, types::I64);
+        }
+        let mut e = kernel::Emitter {
+            module: self.module,
+            kernels: self.leaves,
+            refs: FxHashMap::default(),
+            facts: std::mem::take(&mut self.leaf_facts),
+            bail: slow,
+            upvars: FxHashMap::default(),
+        };
+        let r = e.leaf(&mut self.b, target, cx, clo, &words, join);
+        self.leaf_facts = e.facts;
+        r.map_err(CodegenError)?;
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
+        let mut call_args = vec![cx, clo];
+        call_args.extend(&words);
+        let call = self.b.ins().call(self.body_refs[&target], &call_args);
+        let v = self.b.inst_results(call)[0];
+        self.check(v, pc);
+        if int_result {
+            self.set_reg(dst, v);
+            self.leave_typed(pc + 1);
+        } else {
+            self.b.ins().jump(join, &[v.into()]);
+        }
+        self.b.switch_to_block(join);
+        let v = self.b.block_params(join)[0];
+        self.set_reg(dst, v);
+        if int_result && !self.blocks.contains_key(&(pc + 1)) {
+            // The next instruction reads the register as a word the SSA builder may
+            // rename (a block of its own releases of dead registers comes between).
+            let x = self.b.block_params(join)[1];
+            self.payloads.insert(v, x);
+            self.next_payload = Some((pc + 1, dst, x));
+        }
+        Ok(())
+    }
+
     fn is_small(&mut self, v: cl::Value) -> cl::Value {
         let tag = self.b.ins().ushr_imm_u(v, 48);
         self.b.ins().icmp_imm_s(IntCC::Equal, tag, TAG_INT_HI)
@@ -1493,6 +1582,14 @@ impl<'f, 'p> Translator<'f, 'p> {
             for (pc, ins) in code.iter().enumerate() {
                 if live::guarded(self.p, ins, &|_| false).is_some() {
                     starts.push(pc);
+                }
+                // The slow path of a leaf expanded inline goes on in the generic code
+                // after the call (`call_leaf_inline`).
+                if let Instr::Call { n, .. } = *ins {
+                    let target = self.direct.get(&pc).or_else(|| self.closure_calls.get(&pc));
+                    if target.is_some_and(|&t| self.inline_leaf(t, n) && kernel::returns_int(self.leaves, t)) {
+                        starts.push(pc + 1);
+                    }
                 }
             }
         }
@@ -1737,6 +1834,11 @@ impl<'f, 'p> Translator<'f, 'p> {
     fn guard_small(&mut self, pc: usize, r: ir::Reg, v: cl::Value) -> cl::Value {
         if let Some(&p) = self.payloads.get(&v) {
             return p;
+        }
+        if let Some((at, reg, p)) = self.next_payload {
+            if at == pc && reg == r {
+                return p;
+            }
         }
         if !self.facts.small_before(pc, r) {
             let ok = self.is_small(v);
@@ -2477,6 +2579,16 @@ impl<'f, 'p> Translator<'f, 'p> {
                 self.check(st, pc);
                 self.b.ins().jump(done, &[]);
                 self.b.switch_to_block(done);
+            }
+            Instr::Call { dst, args, n, .. } if self.direct.get(&pc).is_some_and(|&t| self.inline_leaf(t, n)) => {
+                let clo = self.clo();
+                self.call_leaf_inline(pc, self.direct[&pc], clo, dst, args, n)?;
+            }
+            Instr::Call { dst, func, args, n }
+                if self.closure_calls.get(&pc).is_some_and(|&t| self.inline_leaf(t, n)) =>
+            {
+                let f = self.use_reg(func);
+                self.call_leaf_inline(pc, self.closure_calls[&pc], f, dst, args, n)?;
             }
             Instr::Call { dst, args, n, .. } if self.direct.contains_key(&pc) => {
                 let target = self.direct[&pc];
