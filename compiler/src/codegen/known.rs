@@ -288,8 +288,8 @@ impl KnownClosures {
         // A few rounds reach functions that return what other functions return.
         for _ in 0..3 {
             let mut changed = false;
-            for pi in 0..m.protos.len() {
-                let r = k.flow(m, pi, &directs[pi]).1;
+            for (pi, d) in directs.iter().enumerate() {
+                let r = k.flow(m, pi, d).1;
                 if r != k.returns[pi] {
                     k.returns[pi] = r;
                     changed = true;

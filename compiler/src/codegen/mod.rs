@@ -577,6 +577,7 @@ impl<'a, M: Module> Codegen<'a, M> {
         self.define(id, ctx)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn proto_body(
         &mut self,
         module: &ir::Module,

@@ -63,6 +63,7 @@ pub struct Job {
     pub reply: tokio::sync::oneshot::Sender<Reply>,
 }
 
+#[allow(clippy::large_enum_variant)] // one per request, moved once into a channel
 pub enum JobKind {
     Http(Request),
     /// One text message on a WebSocket route.

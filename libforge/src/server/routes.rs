@@ -120,6 +120,7 @@ impl Route {
 }
 
 /// The outcome of routing one request.
+#[allow(clippy::enum_variant_names)] // `NotFound` is the HTTP status's name
 pub enum Found {
     /// Route index and its path parameters.
     Route(usize, Vec<(String, String)>),
