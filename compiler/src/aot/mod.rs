@@ -313,6 +313,14 @@ pub fn link(object: &[u8], runtime_dir: &Path, out: &Path, target: &Target, opts
         // Section garbage collection first, so runtime code the program does not use is
         // dropped.
         cmd.arg("-Wl,--gc-sections");
+        // The runtime directory's rust-lld, through the toolchain's `ld.lld` wrapper,
+        // where scripts/build-runtime put it: 3-4x faster than GNU ld.
+        let gcc_ld = runtime_dir.join("bin/gcc-ld");
+        if gcc_ld.join("ld.lld").is_file() {
+            let mut b = std::ffi::OsString::from("-B");
+            b.push(gcc_ld.as_os_str());
+            cmd.arg(b).arg("-fuse-ld=lld");
+        }
         if target.link == LinkMode::Static {
             cmd.arg("-static");
         }
