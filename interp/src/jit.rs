@@ -22,6 +22,9 @@ pub fn compile(program: &Module) -> Result<Jitted, String> {
     let mut flags = settings::builder();
     flags.set("opt_level", "speed").map_err(|e| e.to_string())?;
     flags.set("preserve_frame_pointers", "true").map_err(|e| e.to_string())?;
+    // As in `forgec`: the IR verifier in debug builds and under FORGE_VERIFY_IR.
+    let verify = forgec::aot::verify_ir();
+    flags.set("enable_verifier", if verify { "true" } else { "false" }).map_err(|e| e.to_string())?;
     let isa_builder = cranelift_native::builder().map_err(|e| e.to_string())?;
     let isa = isa_builder.finish(settings::Flags::new(flags)).map_err(|e| e.to_string())?;
     let mut builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());

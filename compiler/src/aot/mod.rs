@@ -55,12 +55,21 @@ pub fn abi_stamp() -> String {
     format!("forgec {} abi {:016x}", env!("CARGO_PKG_VERSION"), h)
 }
 
+/// Whether Cranelift's IR verifier runs on every function before and after its passes:
+/// in debug builds, and where `FORGE_VERIFY_IR` is set (the test suite sets it). It
+/// only finds bugs of the code generator, at about a third of the compile time, so the
+/// release build users run leaves it out.
+pub fn verify_ir() -> bool {
+    cfg!(debug_assertions) || std::env::var_os("FORGE_VERIFY_IR").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 /// Compiles `program` to the bytes of an object file.
 pub fn emit_object(program: &ir::Module, opts: &Options) -> Result<Vec<u8>, String> {
     let mut flags = settings::builder();
     flags.set("opt_level", if opts.optimize { "speed" } else { "none" }).map_err(|e| e.to_string())?;
     flags.set("is_pic", "true").map_err(|e| e.to_string())?;
     flags.set("preserve_frame_pointers", "true").map_err(|e| e.to_string())?;
+    flags.set("enable_verifier", if verify_ir() { "true" } else { "false" }).map_err(|e| e.to_string())?;
     let isa = cranelift_codegen::isa::lookup(opts.triple.clone())
         .map_err(|e| format!("unsupported target {}: {e}", opts.triple))?
         .finish(settings::Flags::new(flags))

@@ -134,6 +134,7 @@ fn run_case(forge: &Path, tier: &Tier, c: &Case) -> Result<(), String> {
                 .arg(&bin)
                 .current_dir(&cdir)
                 .env("NO_COLOR", "1")
+                .env("FORGE_VERIFY_IR", "1")
                 .output()
                 .expect("spawn forgec");
             compile_dir = Some(cdir.clone());
@@ -152,6 +153,7 @@ fn run_case(forge: &Path, tier: &Tier, c: &Case) -> Result<(), String> {
     let mut child = cmd
         .current_dir(&tmp)
         .env("FORGE_CHECK_LEAKS", "1")
+        .env("FORGE_VERIFY_IR", "1")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
