@@ -32,7 +32,7 @@ use cranelift_frontend::{FunctionBuilder, Variable};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::known::{self, KnownFns};
-use super::live;
+use super::{box_int, is_small, live, payload};
 use crate::ir::{self, ArithOp, Const, Instr, Special};
 use forge_abi::layout as L;
 
@@ -389,23 +389,8 @@ fn analyse(
                 // Falling off the end returns `null`; a leaf has no loops.
                 return None;
             }
-            match &mut at[s] {
-                slot @ None => {
-                    *slot = Some(st.clone());
-                    work.push(s);
-                }
-                Some(old) => {
-                    let mut changed = false;
-                    for (o, n) in old.iter_mut().zip(&st) {
-                        if *o != *n && *o != K::Mixed {
-                            *o = K::Mixed;
-                            changed = true;
-                        }
-                    }
-                    if changed {
-                        work.push(s);
-                    }
-                }
+            if known::join_into(&mut at[s], &st, K::Mixed) {
+                work.push(s);
             }
         }
     }
@@ -447,18 +432,6 @@ fn analyse(
     written.sort_unstable();
     written.dedup();
     Some(Kernel { reach, calls, tail_adds, upvals, written, rets })
-}
-
-/// The payload of a small-Int word.
-fn payload(b: &mut FunctionBuilder, w: cl::Value) -> cl::Value {
-    let s = b.ins().ishl_imm_u(w, 16);
-    b.ins().sshr_imm_u(s, 16)
-}
-
-/// The word of a payload known to fit 48 bits.
-fn box_int(b: &mut FunctionBuilder, i: cl::Value) -> cl::Value {
-    let m = b.ins().band_imm_u(i, L::PAYLOAD_MASK as i64);
-    b.ins().bor_imm_u(m, (L::TAG_INT << 48) as i64)
 }
 
 /// Emits kernel bodies into a function being built.
@@ -564,8 +537,7 @@ impl<'m> Emitter<'m> {
         self.check(b, room);
         let mut args = Vec::new();
         for &a in words {
-            let tag = b.ins().ushr_imm_u(a, 48);
-            let ok = b.ins().icmp_imm_s(IntCC::Equal, tag, L::TAG_INT as i64);
+            let ok = is_small(b, a);
             self.check(b, ok);
             args.push(payload(b, a));
         }
@@ -576,8 +548,7 @@ impl<'m> Emitter<'m> {
             for &u in &upvals {
                 let addr = b.ins().load(types::I64, cl::MemFlagsData::trusted(), slots, u as i32 * 8);
                 let w = b.ins().load(types::I64, cl::MemFlagsData::trusted(), addr, 0);
-                let tag = b.ins().ushr_imm_u(w, 48);
-                let ok = b.ins().icmp_imm_s(IntCC::Equal, tag, L::TAG_INT as i64);
+                let ok = is_small(b, w);
                 self.check(b, ok);
                 let var = b.declare_var(types::I64);
                 let x = payload(b, w);

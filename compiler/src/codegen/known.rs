@@ -391,27 +391,33 @@ impl KnownClosures {
                 }
             }
             for s in succ {
-                let Some(slot) = at.get_mut(s) else { continue };
-                match slot {
-                    None => {
-                        *slot = Some(st.clone());
-                        work.push(s);
-                    }
-                    Some(old) => {
-                        let mut changed = false;
-                        for (o, n) in old.iter_mut().zip(&st) {
-                            if *o != *n && *o != Clo::Unknown {
-                                *o = Clo::Unknown;
-                                changed = true;
-                            }
-                        }
-                        if changed {
-                            work.push(s);
-                        }
-                    }
+                if at.get_mut(s).is_some_and(|slot| join_into(slot, &st, Clo::Unknown)) {
+                    work.push(s);
                 }
             }
         }
         (at, ret.flatten())
+    }
+}
+
+/// Joins the per-register state `st` into `slot`, the state at an instruction of a
+/// forward analysis (`None`: not reached yet): registers whose values differ become
+/// `top`. Whether the slot changed (the instruction must be visited again).
+pub fn join_into<T: Copy + PartialEq>(slot: &mut Option<Vec<T>>, st: &[T], top: T) -> bool {
+    match slot {
+        None => {
+            *slot = Some(st.to_vec());
+            true
+        }
+        Some(old) => {
+            let mut changed = false;
+            for (o, n) in old.iter_mut().zip(st) {
+                if *o != *n && *o != top {
+                    *o = top;
+                    changed = true;
+                }
+            }
+            changed
+        }
     }
 }

@@ -1474,8 +1474,7 @@ impl<'f, 'p> Translator<'f, 'p> {
     }
 
     fn is_small(&mut self, v: cl::Value) -> cl::Value {
-        let tag = self.b.ins().ushr_imm_u(v, 48);
-        self.b.ins().icmp_imm_s(IntCC::Equal, tag, TAG_INT_HI)
+        is_small(&mut self.b, v)
     }
     /// Whether every word of `words` is a small Int (`None` for no words).
     fn all_small(&mut self, words: &[cl::Value]) -> Option<cl::Value> {
@@ -1496,13 +1495,11 @@ impl<'f, 'p> Translator<'f, 'p> {
     }
 
     fn payload(&mut self, v: cl::Value) -> cl::Value {
-        let s = self.b.ins().ishl_imm_u(v, 16);
-        self.b.ins().sshr_imm_u(s, 16)
+        payload(&mut self.b, v)
     }
     /// Boxes a payload known to fit 48 bits.
     fn box_int(&mut self, i: cl::Value) -> cl::Value {
-        let m = self.b.ins().band_imm_u(i, L::PAYLOAD_MASK as i64);
-        self.b.ins().bor_imm_u(m, (L::TAG_INT << 48) as i64)
+        box_int(&mut self.b, i)
     }
     fn fits48(&mut self, i: cl::Value) -> cl::Value {
         fits48(&mut self.b, i)
@@ -3385,6 +3382,24 @@ impl<'f, 'p> Translator<'f, 'p> {
 
 /// The signed comparison of two Int payloads for `op`.
 /// Whether the i64 `i` is in the small-Int (48-bit) range.
+/// Whether word `w` is a small Int.
+fn is_small(b: &mut FunctionBuilder, w: cl::Value) -> cl::Value {
+    let tag = b.ins().ushr_imm_u(w, 48);
+    b.ins().icmp_imm_s(IntCC::Equal, tag, TAG_INT_HI)
+}
+
+/// The payload of a small-Int word.
+fn payload(b: &mut FunctionBuilder, w: cl::Value) -> cl::Value {
+    let s = b.ins().ishl_imm_u(w, 16);
+    b.ins().sshr_imm_u(s, 16)
+}
+
+/// The word of a payload known to fit 48 bits.
+fn box_int(b: &mut FunctionBuilder, i: cl::Value) -> cl::Value {
+    let m = b.ins().band_imm_u(i, L::PAYLOAD_MASK as i64);
+    b.ins().bor_imm_u(m, (L::TAG_INT << 48) as i64)
+}
+
 fn fits48(b: &mut FunctionBuilder, i: cl::Value) -> cl::Value {
     let s = b.ins().ishl_imm_u(i, 16);
     let back = b.ins().sshr_imm_u(s, 16);
